@@ -1,0 +1,163 @@
+//! Who may do what: organisations, roles and the capabilities they grant, decided in one place.
+
+use std::fmt;
+
+/// The kinds of organisation that use a CEIR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrgKind {
+    Regulator,
+    Operator,
+    LawEnforcement,
+    Embassy,
+    Manufacturer,
+    Bank,
+    PartnerNode,
+    /// The node itself: expiry sweeps, imports run by the regulator's operators on the host.
+    System,
+}
+
+impl OrgKind {
+    pub const ALL: [OrgKind; 8] = [
+        OrgKind::Regulator,
+        OrgKind::Operator,
+        OrgKind::LawEnforcement,
+        OrgKind::Embassy,
+        OrgKind::Manufacturer,
+        OrgKind::Bank,
+        OrgKind::PartnerNode,
+        OrgKind::System,
+    ];
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::Regulator => "regulator",
+            OrgKind::Operator => "operator",
+            OrgKind::LawEnforcement => "law_enforcement",
+            OrgKind::Embassy => "embassy",
+            OrgKind::Manufacturer => "manufacturer",
+            OrgKind::Bank => "bank",
+            OrgKind::PartnerNode => "partner_node",
+            OrgKind::System => "system",
+        }
+    }
+    pub fn parse(s: &str) -> Option<OrgKind> {
+        OrgKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for OrgKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A user's role within an organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Admin,
+    Officer,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Officer, Role::Viewer];
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Officer => "officer",
+            Role::Viewer => "viewer",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// One right. Routes declare the capability they need; [`grants`] is the only place that decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// Read a device's status and the lists' entries (no personal data).
+    ReadLists,
+    /// Block a device (stolen, lost, crime, fraud, counterfeit, …).
+    Block,
+    /// Put a device under tracking.
+    Track,
+    /// Register devices (permitted list).
+    Permit,
+    /// Pair IMEIs with IMSIs (exceptions).
+    ManageExceptions,
+    /// Bar whole device models.
+    BarTac,
+    /// Read the TAC catalog.
+    ReadCatalog,
+    /// Replace the TAC catalog.
+    ManageCatalog,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 8] = [
+        Capability::ReadLists,
+        Capability::Block,
+        Capability::Track,
+        Capability::Permit,
+        Capability::ManageExceptions,
+        Capability::BarTac,
+        Capability::ReadCatalog,
+        Capability::ManageCatalog,
+    ];
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Capability::ReadLists => "read_lists",
+            Capability::Block => "block",
+            Capability::Track => "track",
+            Capability::Permit => "permit",
+            Capability::ManageExceptions => "manage_exceptions",
+            Capability::BarTac => "bar_tac",
+            Capability::ReadCatalog => "read_catalog",
+            Capability::ManageCatalog => "manage_catalog",
+        }
+    }
+    /// The capability needed to change a list.
+    pub const fn to_change(list: crate::lists::ListKind) -> Capability {
+        use crate::lists::ListKind::*;
+        match list {
+            Blocked => Capability::Block,
+            Tracked => Capability::Track,
+            Permitted => Capability::Permit,
+            Exception => Capability::ManageExceptions,
+            BarredTac => Capability::BarTac,
+        }
+    }
+}
+
+/// Does an organisation kind with a role hold a capability? The single authorization table.
+pub fn grants(kind: OrgKind, role: Role, cap: Capability) -> bool {
+    use Capability::*;
+    use OrgKind::*;
+    let writes = role != Role::Viewer;
+    match cap {
+        ReadLists | ReadCatalog => true,
+        Block | Track => writes && matches!(kind, Regulator | LawEnforcement | System),
+        Permit => writes && matches!(kind, Regulator | Manufacturer | System),
+        ManageExceptions => writes && matches!(kind, Regulator | Operator | System),
+        BarTac | ManageCatalog => writes && matches!(kind, Regulator | System),
+    }
+}
+
+/// Who is acting: an organisation, a person or client within it, and their role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub org: String,
+    pub org_kind: OrgKind,
+    pub user: String,
+    pub role: Role,
+}
+
+impl Actor {
+    /// The node acting on its own behalf (expiry sweeps, local administration).
+    pub fn system(user: &str) -> Actor {
+        Actor { org: "system".into(), org_kind: OrgKind::System, user: user.into(), role: Role::Admin }
+    }
+    pub fn can(&self, cap: Capability) -> bool {
+        grants(self.org_kind, self.role, cap)
+    }
+}

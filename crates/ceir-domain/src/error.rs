@@ -1,0 +1,101 @@
+//! The one registry of stable error codes. HTTP status mapping lives in one place in `ceir-http`;
+//! the CLI prints the same codes with a hint.
+
+/// A stable, machine-readable error code. Never renumber or rename: clients match on these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// An identifier (IMEI, TAC, IMSI, PEI, …) could not be interpreted.
+    InvalidIdentifier,
+    /// A typed IMEI whose Luhn check digit is wrong.
+    ImeiCheckDigit,
+    /// A request field other than an identifier is malformed or missing.
+    InvalidRequest,
+    /// An input file is malformed (file, line, field, value and reason are given).
+    InvalidInput,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// N5g-eir: the equipment is on no list and the node answers only for listed devices.
+    EquipmentUnknown,
+    /// No or bad credentials.
+    Unauthenticated,
+    /// Authenticated, but the capability is missing.
+    Forbidden,
+    /// Only the organisation that placed an entry, or a regulator, may lift it.
+    NotOwner,
+    /// The change conflicts with the current state (already listed, already removed, …).
+    Conflict,
+    /// A bulk change was refused by a safety threshold; repeat with force if intended.
+    SafetyStop,
+    /// The request body is too large.
+    PayloadTooLarge,
+    /// The store is unreachable or failed.
+    StoreUnavailable,
+    /// A bug: logged with the request id.
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidIdentifier,
+        ErrorCode::ImeiCheckDigit,
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidInput,
+        ErrorCode::NotFound,
+        ErrorCode::EquipmentUnknown,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotOwner,
+        ErrorCode::Conflict,
+        ErrorCode::SafetyStop,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The stable code string, used as the `cause` of problem+json and in CLI messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidIdentifier => "INVALID_IDENTIFIER",
+            ErrorCode::ImeiCheckDigit => "IMEI_CHECK_DIGIT",
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::InvalidInput => "INVALID_INPUT",
+            ErrorCode::NotFound => "NOT_FOUND",
+            // TS 29.511 names this cause.
+            ErrorCode::EquipmentUnknown => "ERROR_EQUIPMENT_UNKNOWN",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotOwner => "NOT_OWNER",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::SafetyStop => "SAFETY_STOP",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::StoreUnavailable => "STORE_UNAVAILABLE",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// What a person should do about it.
+    pub const fn hint(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidIdentifier => "check the identifier's digits and form",
+            ErrorCode::ImeiCheckDigit => "re-read the IMEI (dial *#06# or look on the box): one digit is likely mistyped",
+            ErrorCode::InvalidRequest => "correct the named field and repeat the request",
+            ErrorCode::InvalidInput => "fix the named line of the file and import it again; nothing was changed",
+            ErrorCode::NotFound => "check the identifier; nothing is recorded under it",
+            ErrorCode::EquipmentUnknown => "the device is on no list of this node",
+            ErrorCode::Unauthenticated => "give a valid API token (Authorization: Bearer ceir_…)",
+            ErrorCode::Forbidden => "ask your organisation's administrator or the regulator for this right",
+            ErrorCode::NotOwner => "ask the organisation that placed the entry, or the regulator, to lift it",
+            ErrorCode::Conflict => "reload the current state and decide again",
+            ErrorCode::SafetyStop => "review the input; repeat with --force if the change is intended",
+            ErrorCode::PayloadTooLarge => "send the data in smaller parts or use the file import",
+            ErrorCode::StoreUnavailable => "check that the database is reachable, then retry",
+            ErrorCode::Internal => "report this with the request id",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

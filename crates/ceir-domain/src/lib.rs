@@ -1,0 +1,14 @@
+//! ceir's pure domain: identifiers, lists, status precedence and the error-code registry.
+//!
+//! Nothing here performs I/O or is async; every other crate builds on these types.
+
+pub mod authz;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod lists;
+pub mod status;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use error::ErrorCode;
+pub use ids::{Gpsi, IdError, Imei, ImeiSv, Imsi, Msisdn, Pei, Supi, Tac};
