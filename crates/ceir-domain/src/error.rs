@@ -32,6 +32,12 @@ pub enum ErrorCode {
     StoreUnavailable,
     /// A bug: logged with the request id.
     Internal,
+    /// TS 29.500: a mandatory query parameter is malformed (N5g-eir `pei`).
+    MandatoryQueryParamIncorrect,
+    /// TS 29.500: a mandatory query parameter is missing.
+    MandatoryQueryParamMissing,
+    /// TS 29.500: an optional query parameter is malformed (`supi`, `gpsi`, …).
+    InvalidQueryParam,
 }
 
 impl ErrorCode {
@@ -50,6 +56,9 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::StoreUnavailable,
         ErrorCode::Internal,
+        ErrorCode::MandatoryQueryParamIncorrect,
+        ErrorCode::MandatoryQueryParamMissing,
+        ErrorCode::InvalidQueryParam,
     ];
 
     /// The stable code string, used as the `cause` of problem+json and in CLI messages.
@@ -70,6 +79,9 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::StoreUnavailable => "STORE_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::MandatoryQueryParamIncorrect => "MANDATORY_QUERY_PARAM_INCORRECT",
+            ErrorCode::MandatoryQueryParamMissing => "MANDATORY_QUERY_PARAM_MISSING",
+            ErrorCode::InvalidQueryParam => "INVALID_QUERY_PARAM",
         }
     }
 
@@ -77,19 +89,33 @@ impl ErrorCode {
     pub const fn hint(self) -> &'static str {
         match self {
             ErrorCode::InvalidIdentifier => "check the identifier's digits and form",
-            ErrorCode::ImeiCheckDigit => "re-read the IMEI (dial *#06# or look on the box): one digit is likely mistyped",
+            ErrorCode::ImeiCheckDigit => {
+                "re-read the IMEI (dial *#06# or look on the box): one digit is likely mistyped"
+            }
             ErrorCode::InvalidRequest => "correct the named field and repeat the request",
-            ErrorCode::InvalidInput => "fix the named line of the file and import it again; nothing was changed",
+            ErrorCode::InvalidInput => {
+                "fix the named line of the file and import it again; nothing was changed"
+            }
             ErrorCode::NotFound => "check the identifier; nothing is recorded under it",
             ErrorCode::EquipmentUnknown => "the device is on no list of this node",
             ErrorCode::Unauthenticated => "give a valid API token (Authorization: Bearer ceir_…)",
-            ErrorCode::Forbidden => "ask your organisation's administrator or the regulator for this right",
-            ErrorCode::NotOwner => "ask the organisation that placed the entry, or the regulator, to lift it",
+            ErrorCode::Forbidden => {
+                "ask your organisation's administrator or the regulator for this right"
+            }
+            ErrorCode::NotOwner => {
+                "ask the organisation that placed the entry, or the regulator, to lift it"
+            }
             ErrorCode::Conflict => "reload the current state and decide again",
-            ErrorCode::SafetyStop => "review the input; repeat with --force if the change is intended",
+            ErrorCode::SafetyStop => {
+                "review the input; repeat with --force if the change is intended"
+            }
             ErrorCode::PayloadTooLarge => "send the data in smaller parts or use the file import",
             ErrorCode::StoreUnavailable => "check that the database is reachable, then retry",
             ErrorCode::Internal => "report this with the request id",
+            ErrorCode::MandatoryQueryParamIncorrect | ErrorCode::InvalidQueryParam => {
+                "correct the parameter named in invalidParams"
+            }
+            ErrorCode::MandatoryQueryParamMissing => "add the parameter named in invalidParams",
         }
     }
 }
@@ -97,5 +123,23 @@ impl ErrorCode {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_upper_snake() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate {c}");
+            assert!(c
+                .as_str()
+                .chars()
+                .all(|ch| ch.is_ascii_uppercase() || ch == '_'));
+            assert!(!c.hint().is_empty());
+        }
     }
 }

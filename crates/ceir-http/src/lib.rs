@@ -1,1 +1,188 @@
-//! ceir-http
+//! ceir's HTTP layer: the N5g-eir service, the REST API and its OpenAPI document, metrics.
+//!
+//! Thin by design: handlers parse wire types into domain types, call the registry, and map errors
+//! to problem+json in one place ([`problem::http_status`]).
+
+pub mod api;
+pub mod auth;
+pub mod eir;
+pub mod metrics;
+pub mod problem;
+pub mod server;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use ceir_domain::lists::Country;
+use ceir_domain::ErrorCode;
+use ceir_eir::Registry;
+use problem::ApiError;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub metrics: metrics::Metrics,
+    /// This node's country: the default origin of entries made here.
+    pub country: Country,
+}
+
+impl AppState {
+    pub fn new(registry: Arc<Registry>, country: Country) -> Arc<AppState> {
+        Arc::new(AppState {
+            registry,
+            metrics: metrics::Metrics::new(),
+            country,
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
+    paths(api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators),
+    components(schemas(problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView)),
+    modifiers(&TokenScheme),
+    tags((name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"))
+)]
+pub struct ApiDoc;
+
+struct TokenScheme;
+
+impl utoipa::Modify for TokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("ceir API token")
+                    .build(),
+            ),
+        );
+    }
+}
+
+static REQUEST_SEQ: AtomicU64 = AtomicU64::new(1);
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Gives every request an id (the caller's, if sane) that logs and the response carry.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = match req.headers().get(&X_REQUEST_ID) {
+        Some(v)
+            if v.len() <= 64
+                && v.as_bytes()
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-') =>
+        {
+            v.clone()
+        }
+        _ => {
+            let n = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed);
+            let v = HeaderValue::from_str(&format!("{:x}-{n:x}", std::process::id()))
+                .unwrap_or(HeaderValue::from_static("0"));
+            req.headers_mut().insert(X_REQUEST_ID.clone(), v.clone());
+            v
+        }
+    };
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    res
+}
+
+/// Counts REST requests per route and status, and logs them (without query strings, which may
+/// carry identifiers).
+async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    state.metrics.http(&route, status);
+    tracing::info!(request_id = %id, %method, route = %route, status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
+    res
+}
+
+async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.registry.store().feed_position().await {
+        Ok(seq) => Json(serde_json::json!({
+            "status": "ok",
+            "store": state.registry.store().backend(),
+            "feed_seq": seq,
+            "index_seq": state.registry.index().applied_seq(),
+        }))
+        .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    let idx = state.registry.index();
+    state.metrics.gauge("ceir_index_imeis", idx.len() as f64);
+    state
+        .metrics
+        .gauge("ceir_index_seq", idx.applied_seq() as f64);
+    state
+        .metrics
+        .gauge("ceir_index_memory_bytes", idx.memory_bytes() as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such resource; see /openapi.json")
+}
+
+/// The whole HTTP surface of a node.
+pub fn router(state: Arc<AppState>) -> Router {
+    let rest = Router::new()
+        .route("/api/v1/devices/{imei}", get(api::get_device))
+        .route("/api/v1/devices/{imei}/history", get(api::get_history))
+        .route("/api/v1/lists/{list}", get(api::get_list))
+        .route("/api/v1/lists/{list}/entries", post(api::add_entries))
+        .route(
+            "/api/v1/lists/{list}/entries/{id}",
+            delete(api::remove_entry),
+        )
+        .route("/api/v1/tacs/{tac}", get(api::get_tac))
+        .route("/api/v1/stats", get(api::get_stats))
+        .route("/api/v1/operators", get(api::get_operators))
+        .route("/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .layer(middleware::from_fn_with_state(state.clone(), observe));
+    Router::new()
+        .route(
+            &format!("{}/equipment-status", eir::BASE),
+            get(eir::equipment_status),
+        )
+        .merge(rest)
+        .fallback(not_found)
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}

@@ -1,1 +1,313 @@
-//! ceir-store
+//! ceir's registry store: the [`Store`] trait and its SQL implementation for SQLite and PostgreSQL.
+//!
+//! Both engines run the same migrations and the same queries; see [`sql`] for how one body of
+//! code serves both. Every write is one transaction that also appends to the ordered change feed
+//! (`list_history`), which in-memory indexes follow.
+
+mod sql;
+pub mod testkit;
+
+pub use sql::{SqlStore, StoreConfig};
+
+use ceir_domain::authz::{Actor, OrgKind, Role};
+use ceir_domain::catalog::TacModel;
+use ceir_domain::lists::{Country, ListKind, NewEntry, Reason, RuleError, Subject};
+use ceir_domain::{ErrorCode, Tac, Timestamp};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Change number `index` (0-based) of a batch broke a rule; nothing of the batch was applied.
+    #[error("change {}: {source}", index + 1)]
+    Rule { index: usize, source: RuleError },
+    #[error("change {}: {what} is not on the {list} list{owner}", index + 1, owner = owner.as_ref().map(|o| format!(" for {o}")).unwrap_or_default())]
+    NotListed {
+        index: usize,
+        what: String,
+        list: ListKind,
+        owner: Option<String>,
+    },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("refused: {0}")]
+    SafetyStop(String),
+    #[error("the store holds a value it cannot read: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::Db(_) | StoreError::Migrate(_) => ErrorCode::StoreUnavailable,
+            StoreError::Rule { source, .. } => source.code(),
+            StoreError::NotListed { .. } | StoreError::NotFound(_) => ErrorCode::NotFound,
+            StoreError::SafetyStop(_) => ErrorCode::SafetyStop,
+            StoreError::Corrupt(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One change to the lists, as asked for by an actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListChange {
+    Add(NewEntry),
+    /// Lift an entry. With `owner`, that organisation's entry; without, the actor's own entry,
+    /// or every organisation's entry when the actor is a regulator.
+    Remove {
+        list: ListKind,
+        subject: Subject,
+        owner: Option<String>,
+        note: Option<String>,
+    },
+}
+
+impl ListChange {
+    pub fn list(&self) -> ListKind {
+        match self {
+            ListChange::Add(e) => e.list,
+            ListChange::Remove { list, .. } => *list,
+        }
+    }
+}
+
+/// What a history row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Add,
+    Update,
+    Remove,
+    Expire,
+}
+
+impl Action {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Update => "update",
+            Action::Remove => "remove",
+            Action::Expire => "expire",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Action> {
+        [Action::Add, Action::Update, Action::Remove, Action::Expire]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// The minimal form of a change that an index needs: what the subject's state is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexUpdate {
+    pub seq: u64,
+    pub list: ListKind,
+    /// IMEI body, or TAC for the barred TAC list.
+    pub subject: u64,
+    /// IMSI key for exceptions, 0 otherwise.
+    pub imsi: u64,
+    /// List flag bits for IMEI lists; 1 or 0 for a pair or a barred TAC.
+    pub state_after: u64,
+}
+
+/// An entry on a list, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub list: ListKind,
+    pub subject: Subject,
+    pub org: String,
+    pub reason: Reason,
+    pub reference: Option<String>,
+    pub country: Country,
+    pub note: Option<String>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub seq: u64,
+}
+
+/// One row of history (and of the change feed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub action: Action,
+    pub list: ListKind,
+    pub subject: Subject,
+    pub org: String,
+    pub actor_org: String,
+    pub actor_user: String,
+    pub reason: Reason,
+    pub reference: Option<String>,
+    pub country: Country,
+    pub note: Option<String>,
+    pub expires_at: Option<Timestamp>,
+    pub state_after: u64,
+}
+
+/// What a batch of changes did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub added: u64,
+    pub updated: u64,
+    pub removed: u64,
+    /// Adds identical to what was already recorded: no history row.
+    pub unchanged: u64,
+    /// The feed position after the batch.
+    pub last_seq: u64,
+    /// Per change of state, for the local index (empty unless asked for).
+    pub updates: Vec<IndexUpdate>,
+}
+
+/// A start-up snapshot of everything the status index holds, consistent at `seq`.
+#[derive(Debug, Default)]
+pub struct IndexSnapshot {
+    pub seq: u64,
+    /// (IMEI body, list flag bits); an IMEI on several lists appears once per list.
+    pub flags: Vec<(u64, u8)>,
+    pub pairs: Vec<(u64, u64)>,
+    pub barred_tacs: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    pub kind: OrgKind,
+    pub country: Country,
+}
+
+/// An API token as stored (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: String,
+    pub org: Organisation,
+    pub user: String,
+    pub role: Role,
+    pub label: String,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl TokenInfo {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            org: self.org.id.clone(),
+            org_kind: self.org.kind,
+            user: self.user.clone(),
+            role: self.role,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// MCC-MNC, e.g. "400-01".
+    pub plmn: String,
+    pub name: String,
+    pub country: Country,
+}
+
+/// Outcome of a catalog replacement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogReport {
+    pub previous: u64,
+    pub models: u64,
+}
+
+/// What the integrity check found; empty `problems` means consistent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrityReport {
+    pub entries: u64,
+    pub history: u64,
+    pub seq: u64,
+    pub problems: Vec<String>,
+}
+
+/// The registry's persistent state. Implementations must make every method atomic.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    /// Where the data lives, without secrets (for start-up messages).
+    fn location(&self) -> String;
+
+    /// Applies a batch of list changes in one transaction: all or nothing.
+    async fn apply(
+        &self,
+        changes: &[ListChange],
+        actor: &Actor,
+        now: Timestamp,
+        collect_updates: bool,
+    ) -> Result<ApplyReport>;
+    /// Removes every entry whose expiry has passed, as the system, keeping history.
+    async fn expire_due(&self, now: Timestamp) -> Result<ApplyReport>;
+    /// The next expiry after `now`, if any, so the sweeper can sleep until then.
+    async fn next_expiry(&self) -> Result<Option<Timestamp>>;
+
+    async fn entries_of(&self, subject_key: u64) -> Result<Vec<Entry>>;
+    async fn entries(
+        &self,
+        list: ListKind,
+        after: Option<(u64, u64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Entry>>;
+    async fn history_of(&self, subject_key: u64) -> Result<Vec<HistoryRow>>;
+    async fn list_counts(&self) -> Result<Vec<(ListKind, u64)>>;
+
+    /// Feed rows after `seq`, in order.
+    async fn feed_since(&self, seq: u64, limit: u32) -> Result<Vec<IndexUpdate>>;
+    async fn feed_position(&self) -> Result<u64>;
+    async fn snapshot(&self) -> Result<IndexSnapshot>;
+
+    /// Replaces the catalog in one transaction; refuses to drop more than `max_drop` of the
+    /// current rows unless `force`.
+    async fn replace_catalog(
+        &self,
+        models: &[TacModel],
+        source: &str,
+        format: &str,
+        max_drop: f64,
+        force: bool,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<CatalogReport>;
+    async fn tac(&self, tac: Tac) -> Result<Option<TacModel>>;
+    async fn catalog_count(&self) -> Result<u64>;
+
+    async fn upsert_organisation(&self, org: &Organisation, now: Timestamp) -> Result<()>;
+    async fn organisation(&self, id: &str) -> Result<Option<Organisation>>;
+    /// Creates a token and returns its id and the secret, shown once.
+    async fn create_token(
+        &self,
+        org: &str,
+        user: &str,
+        role: Role,
+        label: &str,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(String, String)>;
+    /// The token a presented secret belongs to, if valid at `now`.
+    async fn authenticate(&self, secret: &str, now: Timestamp) -> Result<Option<TokenInfo>>;
+    async fn revoke_token(&self, id: &str, now: Timestamp) -> Result<()>;
+
+    async fn upsert_operator(&self, op: &Operator) -> Result<()>;
+    async fn operators(&self) -> Result<Vec<Operator>>;
+
+    /// Checks that entries, history and the feed agree; engines' own checks too.
+    async fn integrity_check(&self) -> Result<IntegrityReport>;
+    /// Resolves when the feed may have moved (PostgreSQL NOTIFY; a poll interval elsewhere).
+    async fn wait_for_feed(&self, max_wait: std::time::Duration);
+}
+
+/// The (subject, imsi) columns of a subject.
+pub fn subject_key(s: Subject) -> (u64, u64) {
+    match s {
+        Subject::Imei(i) => (i.body(), 0),
+        Subject::Pair(i, imsi) => (i.body(), imsi.key()),
+        Subject::Tac(t) => (u64::from(t.get()), 0),
+    }
+}

@@ -1,0 +1,70 @@
+//! Authentication by API token and the one capability check every route goes through.
+
+use crate::problem::ApiError;
+use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use ceir_domain::authz::{Actor, Capability};
+use ceir_domain::ErrorCode;
+use std::sync::Arc;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Actor);
+
+impl Caller {
+    /// The single authorization gate: does this caller hold `cap`?
+    pub fn require(&self, cap: Capability) -> Result<&Actor, ApiError> {
+        if self.0.can(cap) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{} ({}, role {}) lacks the capability {}",
+                    self.0.org,
+                    self.0.org_kind,
+                    self.0.role.as_str(),
+                    cap.as_str()
+                ),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "an API token is required: Authorization: Bearer ceir_…",
+                )
+            })?;
+        let secret = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "use the Bearer scheme: Authorization: Bearer ceir_…",
+                )
+            })?
+            .trim();
+        let now = state.registry.clock().now();
+        match state.registry.store().authenticate(secret, now).await? {
+            Some(t) => Ok(Caller(t.actor())),
+            None => Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the API token is unknown, expired or revoked",
+            )),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Test support: a fresh store of either engine. PostgreSQL tests find their server through
+//! `CEIR_TEST_POSTGRES` (default: the local server); without one they are skipped loudly, unless
+//! `CEIR_REQUIRE_POSTGRES=1` (as in CI) makes that a failure.
+
+use crate::{SqlStore, StoreConfig, StoreError};
+
+pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub fn pg_url() -> String {
+    std::env::var("CEIR_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_PG.to_owned())
+}
+
+/// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
+pub async fn sqlite() -> Result<(SqlStore, tempfile::TempDir), StoreError> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| StoreError::NotFound(format!("a temporary directory ({e})")))?;
+    let store = SqlStore::open(&StoreConfig::Sqlite {
+        path: dir.path().join("ceir.db"),
+    })
+    .await?;
+    Ok((store, dir))
+}
+
+/// A unique schema name for one test.
+pub fn schema_name(test: &str) -> String {
+    let clean: String = test
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(30)
+        .collect();
+    format!("t_{clean}_{}_{}", std::process::id(), rand::random::<u32>())
+}
+
+/// A fresh PostgreSQL store in its own schema, or `None` (with a loud message) when no server
+/// answers and none is required.
+pub async fn postgres(test: &str) -> Option<(SqlStore, String)> {
+    let schema = schema_name(test);
+    let url = pg_url();
+    match SqlStore::open(&StoreConfig::Postgres {
+        url: url.clone(),
+        schema: Some(schema.clone()),
+    })
+    .await
+    {
+        Ok(s) => Some((s, schema)),
+        Err(e) => {
+            if std::env::var("CEIR_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                eprintln!("PostgreSQL is required (CEIR_REQUIRE_POSTGRES=1) but {url} failed: {e}");
+                std::process::exit(101);
+            }
+            eprintln!("\n*** SKIPPED PostgreSQL test {test}: no server at {url} ({e}). Set CEIR_TEST_POSTGRES to run it. ***\n");
+            None
+        }
+    }
+}
+
+/// Opens a second handle on an existing PostgreSQL schema (another "process").
+pub async fn postgres_again(schema: &str) -> Result<SqlStore, StoreError> {
+    SqlStore::open(&StoreConfig::Postgres {
+        url: pg_url(),
+        schema: Some(schema.to_owned()),
+    })
+    .await
+}
+
+pub async fn drop_postgres(store: SqlStore, schema: &str) {
+    store.close().await;
+    let _ = SqlStore::drop_schema(&pg_url(), schema).await;
+}

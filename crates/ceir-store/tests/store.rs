@@ -1,0 +1,531 @@
+//! The store's behaviour, run against SQLite and PostgreSQL alike; every test ends with the
+//! integrity check.
+
+use ceir_domain::authz::{Actor, OrgKind, Role};
+use ceir_domain::catalog::{RadioSet, TacModel};
+use ceir_domain::lists::{Country, EntryMeta, ListKind, NewEntry, Reason, Subject};
+use ceir_domain::status::ListFlags;
+use ceir_domain::{Imei, Imsi, Tac, Timestamp};
+use ceir_store::{testkit, Action, ListChange, SqlStore, Store, StoreError};
+
+const T0: Timestamp = Timestamp(1_790_000_000_000);
+
+fn imei(s: &str) -> Imei {
+    Imei::parse_typed(s).unwrap()
+}
+
+fn actor(org: &str, kind: OrgKind) -> Actor {
+    Actor {
+        org: org.into(),
+        org_kind: kind,
+        user: format!("{org}-officer"),
+        role: Role::Officer,
+    }
+}
+
+fn police() -> Actor {
+    actor("az-police", OrgKind::LawEnforcement)
+}
+fn police2() -> Actor {
+    actor("uz-police", OrgKind::LawEnforcement)
+}
+fn regulator() -> Actor {
+    actor("az-regulator", OrgKind::Regulator)
+}
+
+fn add(list: ListKind, subject: Subject, reason: Reason) -> ListChange {
+    ListChange::Add(
+        NewEntry::new(
+            list,
+            subject,
+            EntryMeta {
+                reason,
+                reference: Some("REF-1".into()),
+                country: Country::AZ,
+                expires_at: None,
+                note: None,
+            },
+            T0,
+        )
+        .unwrap(),
+    )
+}
+
+fn remove(list: ListKind, subject: Subject, owner: Option<&str>) -> ListChange {
+    ListChange::Remove {
+        list,
+        subject,
+        owner: owner.map(Into::into),
+        note: Some("returned to owner".into()),
+    }
+}
+
+const A: &str = "490154203237518";
+const B: &str = "356938035643809";
+
+async fn add_list_and_history(s: &SqlStore) {
+    let i = imei(A);
+    let r = s
+        .apply(
+            &[add(ListKind::Blocked, Subject::Imei(i), Reason::Stolen)],
+            &police(),
+            T0,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.added, r.last_seq), (1, 1));
+    assert_eq!(r.updates[0].state_after, u64::from(ListFlags::BLOCKED));
+    // Same facts again: nothing changes, no history row.
+    let r = s
+        .apply(
+            &[add(ListKind::Blocked, Subject::Imei(i), Reason::Stolen)],
+            &police(),
+            T0,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.unchanged, r.last_seq), (1, 1));
+    // Another list: the state carries both bits.
+    let r = s
+        .apply(
+            &[add(
+                ListKind::Tracked,
+                Subject::Imei(i),
+                Reason::Investigation,
+            )],
+            &police(),
+            T0,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.updates[0].state_after,
+        u64::from(ListFlags::BLOCKED | ListFlags::TRACKED)
+    );
+    let e = s.entries_of(i.body()).await.unwrap();
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[0].org, "az-police");
+    assert_eq!(e[0].reference.as_deref(), Some("REF-1"));
+    let h = s.history_of(i.body()).await.unwrap();
+    assert_eq!(
+        h.iter().map(|h| h.action).collect::<Vec<_>>(),
+        vec![Action::Add, Action::Add]
+    );
+    assert_eq!(s.feed_position().await.unwrap(), 2);
+}
+
+async fn only_owner_or_regulator_lifts(s: &SqlStore) {
+    let i = imei(A);
+    s.apply(
+        &[add(ListKind::Blocked, Subject::Imei(i), Reason::Stolen)],
+        &police(),
+        T0,
+        false,
+    )
+    .await
+    .unwrap();
+    let err = s
+        .apply(
+            &[remove(ListKind::Blocked, Subject::Imei(i), None)],
+            &police2(),
+            T0,
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Rule { .. }), "{err}");
+    assert_eq!(err.code(), ceir_domain::ErrorCode::NotOwner);
+    // The second police force blocks too; lifting its own block leaves the first.
+    s.apply(
+        &[add(ListKind::Blocked, Subject::Imei(i), Reason::Crime)],
+        &police2(),
+        T0,
+        false,
+    )
+    .await
+    .unwrap();
+    let r = s
+        .apply(
+            &[remove(ListKind::Blocked, Subject::Imei(i), None)],
+            &police2(),
+            T0,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.removed, 1);
+    assert_eq!(r.updates[0].state_after, u64::from(ListFlags::BLOCKED));
+    // The regulator lifts whatever remains.
+    let r = s
+        .apply(
+            &[remove(ListKind::Blocked, Subject::Imei(i), None)],
+            &regulator(),
+            T0,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.removed, 1);
+    assert_eq!(r.updates[0].state_after, 0);
+    assert!(s.entries_of(i.body()).await.unwrap().is_empty());
+    let h = s.history_of(i.body()).await.unwrap();
+    assert_eq!(h.len(), 4, "removal keeps the history");
+    assert_eq!(h[3].actor_org, "az-regulator");
+    assert_eq!(h[3].org, "az-police");
+    assert_eq!(h[3].note.as_deref(), Some("returned to owner"));
+    // Nothing left to lift.
+    let err = s
+        .apply(
+            &[remove(ListKind::Blocked, Subject::Imei(i), None)],
+            &regulator(),
+            T0,
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ceir_domain::ErrorCode::NotFound);
+}
+
+async fn batches_are_atomic(s: &SqlStore) {
+    let before = s.feed_position().await.unwrap();
+    let changes = vec![
+        add(ListKind::Blocked, Subject::Imei(imei(A)), Reason::Stolen),
+        add(ListKind::Blocked, Subject::Imei(imei(B)), Reason::Lost),
+        remove(
+            ListKind::Blocked,
+            Subject::Imei(imei("012345678901237")),
+            None,
+        ),
+    ];
+    let err = s.apply(&changes, &police(), T0, false).await.unwrap_err();
+    assert!(err.to_string().starts_with("change 3:"), "{err}");
+    assert_eq!(s.feed_position().await.unwrap(), before);
+    assert!(s.entries_of(imei(A).body()).await.unwrap().is_empty());
+    // Capability: a bank may not block.
+    let err = s
+        .apply(&changes[..1], &actor("bank", OrgKind::Bank), T0, false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("may not change the blocked list"),
+        "{err}"
+    );
+}
+
+async fn large_batch_spans_chunks(s: &SqlStore) {
+    let changes: Vec<ListChange> = (0..2500u64)
+        .map(|n| {
+            add(
+                ListKind::Blocked,
+                Subject::Imei(Imei::from_body(35_000_000_000_000 + n * 7).unwrap()),
+                Reason::Counterfeit,
+            )
+        })
+        .collect();
+    let r = s.apply(&changes, &regulator(), T0, true).await.unwrap();
+    assert_eq!((r.added, r.updates.len(), r.last_seq), (2500, 2500, 2500));
+    let snap = s.snapshot().await.unwrap();
+    assert_eq!((snap.seq, snap.flags.len()), (2500, 2500));
+    let feed = s.feed_since(2000, 10_000).await.unwrap();
+    assert_eq!(feed.len(), 500);
+    assert!(feed.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    // A batch that adds and removes the same entry nets out, with both rows in history.
+    let one = Subject::Imei(Imei::from_body(35_000_000_000_000).unwrap());
+    let r = s
+        .apply(
+            &[
+                remove(ListKind::Blocked, one, None),
+                add(ListKind::Blocked, one, Reason::Stolen),
+            ],
+            &regulator(),
+            T0,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.removed, r.added), (1, 1));
+    assert_eq!(
+        s.entries_of(35_000_000_000_000).await.unwrap()[0].reason,
+        Reason::Stolen
+    );
+}
+
+async fn pairs_and_tacs(s: &SqlStore) {
+    let op = actor("azercell", OrgKind::Operator);
+    let imsi = Imsi::parse("400011234567890").unwrap();
+    let tac = Tac::parse("35693803").unwrap();
+    s.apply(
+        &[add(
+            ListKind::Exception,
+            Subject::Pair(imei(B), imsi),
+            Reason::Paired,
+        )],
+        &op,
+        T0,
+        false,
+    )
+    .await
+    .unwrap();
+    s.apply(
+        &[add(
+            ListKind::BarredTac,
+            Subject::Tac(tac),
+            Reason::Counterfeit,
+        )],
+        &regulator(),
+        T0,
+        false,
+    )
+    .await
+    .unwrap();
+    let snap = s.snapshot().await.unwrap();
+    assert_eq!(snap.pairs, vec![(imei(B).body(), imsi.key())]);
+    assert_eq!(snap.barred_tacs, vec![35693803]);
+    let e = s.entries_of(imei(B).body()).await.unwrap();
+    assert_eq!(e[0].subject, Subject::Pair(imei(B), imsi));
+    let r = s
+        .apply(
+            &[remove(
+                ListKind::Exception,
+                Subject::Pair(imei(B), imsi),
+                None,
+            )],
+            &op,
+            T0,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.updates[0].state_after, 0);
+}
+
+async fn expiry(s: &SqlStore) {
+    let mut c = add(
+        ListKind::Tracked,
+        Subject::Imei(imei(A)),
+        Reason::Investigation,
+    );
+    if let ListChange::Add(e) = &mut c {
+        e.meta.expires_at = Some(T0.plus_days(30));
+    }
+    s.apply(&[c], &police(), T0, false).await.unwrap();
+    assert_eq!(s.next_expiry().await.unwrap(), Some(T0.plus_days(30)));
+    assert_eq!(s.expire_due(T0.plus_days(29)).await.unwrap().removed, 0);
+    let r = s.expire_due(T0.plus_days(30)).await.unwrap();
+    assert_eq!((r.removed, r.updates[0].state_after), (1, 0));
+    let h = s.history_of(imei(A).body()).await.unwrap();
+    assert_eq!(h.last().unwrap().action, Action::Expire);
+    assert_eq!(h.last().unwrap().actor_org, "system");
+    assert_eq!(s.next_expiry().await.unwrap(), None);
+}
+
+fn model(tac: u32) -> TacModel {
+    TacModel {
+        tac: Tac::from_u32(tac).unwrap(),
+        brand: "Brand".into(),
+        model: format!("Model {tac}"),
+        marketing_name: None,
+        manufacturer: None,
+        device_type: Some("Smartphone".into()),
+        os: None,
+        bands: None,
+        radio_interface: None,
+        allocation_date: None,
+        radios: RadioSet::G2 | RadioSet::G4,
+    }
+}
+
+async fn catalog(s: &SqlStore) {
+    let reg = regulator();
+    let hundred: Vec<TacModel> = (0..100).map(|n| model(35_000_000 + n)).collect();
+    let r = s
+        .replace_catalog(&hundred, "a.txt", "gsma", 0.1, false, &reg, T0)
+        .await
+        .unwrap();
+    assert_eq!((r.previous, r.models), (0, 100));
+    let got = s
+        .tac(Tac::from_u32(35_000_007).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, model(35_000_007));
+    // Dropping 20% is refused unless forced; the catalog is untouched.
+    let err = s
+        .replace_catalog(&hundred[..80], "b.txt", "gsma", 0.1, false, &reg, T0)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ceir_domain::ErrorCode::SafetyStop);
+    assert_eq!(s.catalog_count().await.unwrap(), 100);
+    let r = s
+        .replace_catalog(&hundred[..80], "b.txt", "gsma", 0.1, true, &reg, T0)
+        .await
+        .unwrap();
+    assert_eq!((r.previous, r.models), (100, 80));
+    assert!(s
+        .tac(Tac::from_u32(35_000_090).unwrap())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn tokens(s: &SqlStore) {
+    use ceir_store::Organisation;
+    let org = Organisation {
+        id: "az-police".into(),
+        name: "Police".into(),
+        kind: OrgKind::LawEnforcement,
+        country: Country::AZ,
+    };
+    s.upsert_organisation(&org, T0).await.unwrap();
+    let (id, secret) = s
+        .create_token(
+            "az-police",
+            "officer1",
+            Role::Officer,
+            "laptop",
+            Some(T0.plus_days(1)),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(secret.starts_with(&format!("ceir_{id}_")));
+    let t = s.authenticate(&secret, T0).await.unwrap().unwrap();
+    assert_eq!(
+        (t.org.kind, t.role, t.user.as_str()),
+        (OrgKind::LawEnforcement, Role::Officer, "officer1")
+    );
+    assert!(
+        s.authenticate(&secret, T0.plus_days(1))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(s
+        .authenticate(&format!("{secret}x"), T0)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s.authenticate("nonsense", T0).await.unwrap().is_none());
+    s.revoke_token(&id, T0).await.unwrap();
+    assert!(
+        s.authenticate(&secret, T0).await.unwrap().is_none(),
+        "revoked"
+    );
+    assert!(s
+        .create_token("nobody", "x", Role::Viewer, "", None, T0)
+        .await
+        .is_err());
+}
+
+async fn list_pages(s: &SqlStore) {
+    let changes: Vec<ListChange> = (0..25u64)
+        .map(|n| {
+            add(
+                ListKind::Permitted,
+                Subject::Imei(Imei::from_body(86_000_000_000_000 + n).unwrap()),
+                Reason::Registered,
+            )
+        })
+        .collect();
+    s.apply(&changes, &regulator(), T0, false).await.unwrap();
+    let mut seen = 0;
+    let mut after = None;
+    loop {
+        let page = s
+            .entries(ListKind::Permitted, after.clone(), 10)
+            .await
+            .unwrap();
+        seen += page.len();
+        let Some(last) = page.last() else { break };
+        let (a, b) = ceir_store::subject_key(last.subject);
+        after = Some((a, b, last.org.clone()));
+        if page.len() < 10 {
+            break;
+        }
+    }
+    assert_eq!(seen, 25);
+    assert_eq!(
+        s.list_counts().await.unwrap(),
+        vec![(ListKind::Permitted, 25)]
+    );
+}
+
+async fn check(s: &SqlStore) {
+    let r = s.integrity_check().await.unwrap();
+    assert!(r.problems.is_empty(), "integrity: {:?}", r.problems);
+}
+
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (s, _dir) = ceir_store::testkit::sqlite().await.unwrap();
+                    super::$name(&s).await;
+                    super::check(&s).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some((s, schema)) = ceir_store::testkit::postgres(stringify!($name)).await else { return };
+                    super::$name(&s).await;
+                    super::check(&s).await;
+                    ceir_store::testkit::drop_postgres(s, &schema).await;
+                }
+            )*
+        }
+    };
+}
+
+both_engines!(
+    add_list_and_history,
+    only_owner_or_regulator_lifts,
+    batches_are_atomic,
+    large_batch_spans_chunks,
+    pairs_and_tacs,
+    expiry,
+    catalog,
+    tokens,
+    list_pages,
+);
+
+#[tokio::test]
+async fn postgres_feed_crosses_processes() {
+    let Some((a, schema)) = testkit::postgres("feed_crosses").await else {
+        return;
+    };
+    let b = testkit::postgres_again(&schema).await.unwrap();
+    let waiter = tokio::spawn(async move {
+        let t = std::time::Instant::now();
+        b.wait_for_feed(std::time::Duration::from_secs(5)).await;
+        (b.feed_since(0, 10).await.unwrap(), t.elapsed())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    a.apply(
+        &[add(
+            ListKind::Blocked,
+            Subject::Imei(imei(A)),
+            Reason::Stolen,
+        )],
+        &police(),
+        T0,
+        false,
+    )
+    .await
+    .unwrap();
+    let (rows, waited) = waiter.await.unwrap();
+    assert_eq!(rows.len(), 1, "the other handle sees the change");
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "woken by NOTIFY, not by the timeout"
+    );
+    testkit::drop_postgres(a, &schema).await;
+}
