@@ -155,7 +155,12 @@ pub struct Actor {
 impl Actor {
     /// The node acting on its own behalf (expiry sweeps, local administration).
     pub fn system(user: &str) -> Actor {
-        Actor { org: "system".into(), org_kind: OrgKind::System, user: user.into(), role: Role::Admin }
+        Actor {
+            org: "system".into(),
+            org_kind: OrgKind::System,
+            user: user.into(),
+            role: Role::Admin,
+        }
     }
     pub fn can(&self, cap: Capability) -> bool {
         grants(self.org_kind, self.role, cap)

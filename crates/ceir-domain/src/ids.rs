@@ -14,13 +14,24 @@ pub enum IdError {
     #[error("{kind} is empty")]
     Empty { kind: &'static str },
     #[error("{kind} must contain only digits; found {found:?} at position {position}")]
-    NotDigit { kind: &'static str, position: usize, found: char },
+    NotDigit {
+        kind: &'static str,
+        position: usize,
+        found: char,
+    },
     #[error("{kind} must have {expected} digits, not {got}")]
-    Length { kind: &'static str, expected: &'static str, got: usize },
+    Length {
+        kind: &'static str,
+        expected: &'static str,
+        got: usize,
+    },
     #[error("wrong IMEI check digit: {got}, expected {expected} for body {body}")]
     CheckDigit { body: String, expected: u8, got: u8 },
     #[error("{kind} has an unknown form; expected {expected}")]
-    Form { kind: &'static str, expected: &'static str },
+    Form {
+        kind: &'static str,
+        expected: &'static str,
+    },
     #[error("{kind}: {reason}")]
     Invalid { kind: &'static str, reason: String },
 }
@@ -36,13 +47,18 @@ impl IdError {
 }
 
 /// Parses a run of ASCII digits of an allowed length into an integer.
-fn digits(kind: &'static str, s: &str, lens: std::ops::RangeInclusive<usize>, expected: &'static str) -> Result<u64, IdError> {
+fn digits(
+    kind: &'static str,
+    s: &str,
+    lens: std::ops::RangeInclusive<usize>,
+    expected: &'static str,
+) -> Result<u64, IdError> {
     if s.is_empty() {
         return Err(IdError::Empty { kind });
     }
     let mut v: u64 = 0;
     for (i, c) in s.chars().enumerate() {
-        let d = c.to_digit(10).filter(|_| c.is_ascii_digit()).ok_or(IdError::NotDigit {
+        let d = c.to_digit(10).ok_or(IdError::NotDigit {
             kind,
             position: i + 1,
             found: c,
@@ -52,7 +68,11 @@ fn digits(kind: &'static str, s: &str, lens: std::ops::RangeInclusive<usize>, ex
     }
     let n = s.len();
     if !lens.contains(&n) {
-        return Err(IdError::Length { kind, expected, got: n });
+        return Err(IdError::Length {
+            kind,
+            expected,
+            got: n,
+        });
     }
     Ok(v)
 }
@@ -95,7 +115,11 @@ impl Tac {
         if v < 100_000_000 {
             Ok(Tac(v))
         } else {
-            Err(IdError::Length { kind: "TAC", expected: "8", got: v.to_string().len() })
+            Err(IdError::Length {
+                kind: "TAC",
+                expected: "8",
+                got: v.to_string().len(),
+            })
         }
     }
     /// Reporting Body Identifier: the first two digits, naming who allocated the TAC.
@@ -128,13 +152,31 @@ impl Imei {
     /// An IMEI typed by a person: 15 digits whose last is the correct Luhn check digit.
     /// Spaces, dashes and dots between digit groups are accepted, as printed on boxes.
     pub fn parse_typed(s: &str) -> Result<Imei, IdError> {
-        let cleaned: String = s.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '/')).collect();
+        let mut cleaned = String::with_capacity(15);
+        for (i, c) in s.trim().chars().enumerate() {
+            if matches!(c, ' ' | '-' | '.' | '/') {
+                continue;
+            }
+            if !c.is_ascii_digit() {
+                // Positions count what the person typed, separators included, so they can find it.
+                return Err(IdError::NotDigit {
+                    kind: "IMEI",
+                    position: i + 1,
+                    found: c,
+                });
+            }
+            cleaned.push(c);
+        }
         let all = digits("IMEI", &cleaned, 15..=15, "15")?;
         let body = all / 10;
         let got = (all % 10) as u8;
         let expected = luhn_check_digit(body);
         if got != expected {
-            return Err(IdError::CheckDigit { body: format!("{body:014}"), expected, got });
+            return Err(IdError::CheckDigit {
+                body: format!("{body:014}"),
+                expected,
+                got,
+            });
         }
         Ok(Imei(body))
     }
@@ -151,7 +193,11 @@ impl Imei {
         if body < IMEI_BODY_LIMIT {
             Ok(Imei(body))
         } else {
-            Err(IdError::Length { kind: "IMEI body", expected: "14", got: body.to_string().len() })
+            Err(IdError::Length {
+                kind: "IMEI body",
+                expected: "14",
+                got: body.to_string().len(),
+            })
         }
     }
 
@@ -187,6 +233,7 @@ impl serde::Serialize for Imei {
 }
 
 /// IMEI with Software Version Number: TAC (8) + serial (6) + SVN (2), no check digit.
+/// SVN 99 is reserved by TS 23.003 but still accepted: refusing it would hide the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ImeiSv {
     imei: Imei,
@@ -196,7 +243,10 @@ pub struct ImeiSv {
 impl ImeiSv {
     pub fn parse(s: &str) -> Result<ImeiSv, IdError> {
         let all = digits("IMEISV", s, 16..=16, "16")?;
-        Ok(ImeiSv { imei: Imei(all / 100), svn: (all % 100) as u8 })
+        Ok(ImeiSv {
+            imei: Imei(all / 100),
+            svn: (all % 100) as u8,
+        })
     }
     pub const fn imei(self) -> Imei {
         self.imei
@@ -212,21 +262,53 @@ impl fmt::Display for ImeiSv {
     }
 }
 
-/// Mobile country codes whose networks use 3-digit MNCs (ITU-T E.212 national numbering plans).
-/// Everything else, Azerbaijan (400) and Uzbekistan (434) included, uses 2-digit MNCs.
-/// India (404/405) mixes both; 405 is listed because its newer allocations are 3-digit.
+/// Mobile country codes whose networks use 3-digit MNCs; every other MCC, Azerbaijan (400) and
+/// Uzbekistan (434) included, uses 2-digit MNCs.
+///
+/// An IMSI does not say how long its MNC is, so this table has to. Source: the MNC list annexed
+/// to the ITU Operational Bulletin (ITU-T E.212), as packaged by onomondo/mcc-mnc-itu (2019), and
+/// cross-checked against Wikipedia's "Mobile Network Codes" tables as packaged by
+/// pbakondy/mcc-mnc-list (2023-04); an MCC is listed when every MNC both sources give for it is
+/// 3 digits long, or (India, 405) when most are. That check added Puerto Rico (330), Grenada
+/// (352) and Dominica (366), for which both sources give only 3-digit codes.
+/// Countries that mix both lengths are refined by MNC prefix in [`mnc_len_for`].
 pub const MCC_WITH_3_DIGIT_MNC: &[u16] = &[
-    302, 310, 311, 312, 313, 314, 315, 316, 334, 338, 342, 344, 346, 348, 354, 356, 358, 360, 365,
-    376, 405, 708, 722, 732, 750,
+    302, 310, 311, 312, 313, 314, 315, 316, 330, 334, 338, 342, 344, 346, 348, 352, 354, 356, 358,
+    360, 365, 366, 376, 405, 708, 722, 732, 750,
 ];
 
-/// How many digits the MNC has in a given country.
+/// MNC lengths that differ from a country's usual one, keyed by the MNC's first two digits:
+/// `(mcc, first prefix, last prefix, length)`. Only prefixes that the ITU list maps to a single
+/// length are given. Still ambiguous, and left at the country's usual length: India 405-01/03/04
+/// against 405-0xx and 405-81..86 against 405-8xx; Guyana 738-00 against 738-002; Panama 714-02
+/// against 714-020; France's and Japan's new private-network 3-digit codes.
+const MNC_LEN_BY_PREFIX: &[(u16, u8, u8, u8)] = &[
+    // Bermuda: 350-000 (CellOne) is 3 digits; 350-05 and 350-11 are 2.
+    (350, 0, 0, 3),
+    // Trinidad and Tobago: 374-12 (TSTT) is 2 digits; 374-130 (Digicel), 374-140 (LaqTel) are 3.
+    (374, 13, 14, 3),
+    // India: 405 is mostly 3 digits, but Airtel (405-51..56) and Vodafone Idea (405-66..74,
+    // 405-76/77) hold 2-digit codes, and no 3-digit 405 code starts with those digits.
+    (405, 51, 56, 2),
+    (405, 66, 74, 2),
+    (405, 76, 77, 2),
+];
+
+/// How many digits the MNC usually has in a given country.
 pub fn mnc_len(mcc: u16) -> u8 {
     if MCC_WITH_3_DIGIT_MNC.binary_search(&mcc).is_ok() {
         3
     } else {
         2
     }
+}
+
+/// How many digits the MNC has, given the country and the MNC's first two digits (0..=99).
+pub fn mnc_len_for(mcc: u16, mnc_lead: u8) -> u8 {
+    MNC_LEN_BY_PREFIX
+        .iter()
+        .find(|&&(m, lo, hi, _)| m == mcc && (lo..=hi).contains(&mnc_lead))
+        .map_or_else(|| mnc_len(mcc), |&(_, _, _, len)| len)
 }
 
 /// A mobile network: MCC plus MNC, with the MNC's digit count (01 and 001 differ).
@@ -240,12 +322,20 @@ pub struct Plmn {
 impl Plmn {
     /// Parses "400-01", "40001" or "434 05".
     pub fn parse(s: &str) -> Result<Plmn, IdError> {
-        let cleaned: String = s.trim().chars().filter(|c| !matches!(c, '-' | ' ' | '_')).collect();
+        let cleaned: String = s
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' ' | '_'))
+            .collect();
         digits("MCC-MNC", &cleaned, 5..=6, "5 or 6")?;
         let (mcc_s, mnc_s) = cleaned.split_at(3);
         let mcc = digits("MCC", mcc_s, 3..=3, "3")? as u16;
         let mnc = digits("MNC", mnc_s, 2..=3, "2 or 3")? as u16;
-        Ok(Plmn { mcc, mnc, mnc_digits: mnc_s.len() as u8 })
+        Ok(Plmn {
+            mcc,
+            mnc,
+            mnc_digits: mnc_s.len() as u8,
+        })
     }
 }
 
@@ -269,28 +359,45 @@ pub struct Imsi {
 impl Imsi {
     pub fn parse(s: &str) -> Result<Imsi, IdError> {
         let value = digits("IMSI", s, 6..=15, "6 to 15")?;
-        Ok(Imsi { value, len: s.len() as u8 })
+        Ok(Imsi {
+            value,
+            len: s.len() as u8,
+        })
     }
+    // Every constructor keeps `len` in 6..=15, so with at most 3 + 3 digits taken off these
+    // subtractions cannot underflow; they saturate anyway so that no field value can panic.
     pub const fn mcc(self) -> u16 {
-        (self.value / pow10(self.len - 3)) as u16
+        (self.value / pow10(self.len.saturating_sub(3))) as u16
     }
     pub fn plmn(self) -> Plmn {
         let mcc = self.mcc();
-        let n = mnc_len(mcc);
-        let mnc = (self.value / pow10(self.len - 3 - n) % pow10(n)) as u16;
-        Plmn { mcc, mnc, mnc_digits: n }
+        let lead = (self.value / pow10(self.len.saturating_sub(5)) % 100) as u8;
+        let n = mnc_len_for(mcc, lead);
+        let mnc = (self.value / pow10(self.len.saturating_sub(3 + n)) % pow10(n)) as u16;
+        Plmn {
+            mcc,
+            mnc,
+            mnc_digits: n,
+        }
     }
     /// A unique integer key that keeps leading zeros apart: length in the top bits (< 2^54).
     pub const fn key(self) -> u64 {
         ((self.len as u64) << 50) | self.value
     }
     pub fn from_key(key: u64) -> Result<Imsi, IdError> {
-        let len = (key >> 50) as u8;
+        // Compare before narrowing: `as u8` alone would let 262 << 50 pass as length 6.
+        let len = key >> 50;
         let value = key & ((1 << 50) - 1);
-        if (6..=15).contains(&len) && value < pow10(len) {
-            Ok(Imsi { value, len })
+        if (6..=15).contains(&len) && value < pow10(len as u8) {
+            Ok(Imsi {
+                value,
+                len: len as u8,
+            })
         } else {
-            Err(IdError::Invalid { kind: "IMSI key", reason: format!("{key} is not an IMSI key") })
+            Err(IdError::Invalid {
+                kind: "IMSI key",
+                reason: format!("{key} is not an IMSI key"),
+            })
         }
     }
 }
@@ -299,7 +406,8 @@ const fn pow10(n: u8) -> u64 {
     let mut v = 1u64;
     let mut i = 0;
     while i < n {
-        v *= 10;
+        // Callers pass at most 15; saturating keeps a future mistake from becoming a panic.
+        v = v.saturating_mul(10);
         i += 1;
     }
     v
@@ -318,8 +426,22 @@ pub struct Msisdn(u64);
 impl Msisdn {
     /// Accepts an optional leading `+`.
     pub fn parse(s: &str) -> Result<Msisdn, IdError> {
-        let d = s.strip_prefix('+').unwrap_or(s);
-        let v = digits("MSISDN", d, 5..=15, "5 to 15")?;
+        let (d, offset) = match s.strip_prefix('+') {
+            Some(rest) => (rest, 1),
+            None => (s, 0),
+        };
+        let v = digits("MSISDN", d, 5..=15, "5 to 15").map_err(|e| match e {
+            IdError::NotDigit {
+                kind,
+                position,
+                found,
+            } => IdError::NotDigit {
+                kind,
+                position: position + offset,
+                found,
+            },
+            other => other,
+        })?;
         if d.starts_with('0') {
             return Err(IdError::Invalid {
                 kind: "MSISDN",
@@ -343,15 +465,27 @@ fn hex_groups<const N: usize>(kind: &'static str, s: &str) -> Result<[u8; N], Id
     let mut out = [0u8; N];
     let mut parts = s.split('-');
     for o in out.iter_mut() {
-        let p = parts.next().ok_or(IdError::Form { kind, expected: "hex octets joined by '-'" })?;
-        if p.len() != 2 {
-            return Err(IdError::Form { kind, expected: "hex octets joined by '-'" });
+        let p = parts.next().ok_or(IdError::Form {
+            kind,
+            expected: "hex octets joined by '-'",
+        })?;
+        // from_str_radix alone would accept a sign ("+a"), which the TS 29.571 pattern does not.
+        if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(IdError::Form {
+                kind,
+                expected: "hex octets joined by '-'",
+            });
         }
-        *o = u8::from_str_radix(p, 16)
-            .map_err(|_| IdError::Form { kind, expected: "hex octets joined by '-'" })?;
+        *o = u8::from_str_radix(p, 16).map_err(|_| IdError::Form {
+            kind,
+            expected: "hex octets joined by '-'",
+        })?;
     }
     if parts.next().is_some() {
-        return Err(IdError::Form { kind, expected: "hex octets joined by '-'" });
+        return Err(IdError::Form {
+            kind,
+            expected: "hex octets joined by '-'",
+        });
     }
     Ok(out)
 }
@@ -362,21 +496,32 @@ pub enum Pei {
     Imei(Imei),
     ImeiSv(ImeiSv),
     /// A MAC address; `untrusted` when the UE could not prove it (TS 23.316).
-    Mac { octets: [u8; 6], untrusted: bool },
+    Mac {
+        octets: [u8; 6],
+        untrusted: bool,
+    },
     /// An IEEE extended unique identifier.
     Eui64([u8; 8]),
 }
 
 impl Pei {
     /// Parses the wire form (`imei-…`, `imeisv-…`, `mac-…`, `eui-…`). IMEIs here come from
-    /// the network, so the check digit is not verified.
+    /// the network, so the check digit is not verified. The pattern's catch-all `.+` branch is
+    /// refused: an EIR cannot check equipment it cannot identify.
     pub fn parse(s: &str) -> Result<Pei, IdError> {
-        const EXPECTED: &str = "imei-<15 digits>, imeisv-<16 digits>, mac-xx-xx-xx-xx-xx-xx or eui-xx-…-xx";
+        const EXPECTED: &str =
+            "imei-<15 digits>, imeisv-<16 digits>, mac-xx-xx-xx-xx-xx-xx or eui-xx-…-xx";
         if let Some(rest) = s.strip_prefix("imei-") {
+            let imei = Imei::parse_network(rest)?;
+            // parse_network also takes 14 digits; the PEI form always carries the 15th.
             if rest.len() != 15 {
-                return Err(IdError::Length { kind: "PEI imei", expected: "15", got: rest.len() });
+                return Err(IdError::Length {
+                    kind: "PEI imei",
+                    expected: "15",
+                    got: rest.len(),
+                });
             }
-            return Imei::parse_network(rest).map(Pei::Imei);
+            return Ok(Pei::Imei(imei));
         }
         if let Some(rest) = s.strip_prefix("imeisv-") {
             return ImeiSv::parse(rest).map(Pei::ImeiSv);
@@ -394,7 +539,10 @@ impl Pei {
         if s.is_empty() {
             return Err(IdError::Empty { kind: "PEI" });
         }
-        Err(IdError::Form { kind: "PEI", expected: EXPECTED })
+        Err(IdError::Form {
+            kind: "PEI",
+            expected: EXPECTED,
+        })
     }
 
     /// The IMEI this PEI carries, if any.
@@ -412,8 +560,15 @@ impl fmt::Display for Pei {
         match self {
             Pei::Imei(i) => write!(f, "imei-{i}"),
             Pei::ImeiSv(sv) => write!(f, "imeisv-{sv}"),
-            Pei::Mac { octets: o, untrusted } => {
-                write!(f, "mac-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}", o[0], o[1], o[2], o[3], o[4], o[5])?;
+            Pei::Mac {
+                octets: o,
+                untrusted,
+            } => {
+                write!(
+                    f,
+                    "mac-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}",
+                    o[0], o[1], o[2], o[3], o[4], o[5]
+                )?;
                 if *untrusted {
                     f.write_str("-untrusted")?;
                 }
@@ -442,14 +597,18 @@ pub enum Supi {
     Gli(String),
 }
 
+/// Characters that ECMA-262's `.` does not match, so TS 29.571's `nai-.+` etc. exclude them.
+fn has_line_terminator(s: &str) -> bool {
+    s.contains(['\n', '\r', '\u{2028}', '\u{2029}'])
+}
+
 impl Supi {
+    /// Parses the wire form. Two deliberate departures from the TS 29.571 pattern: `imsi-` needs
+    /// 6 digits, not 5 (MCC and MNC alone name a network, not a subscriber), and the catch-all
+    /// `.+` branch is refused.
     pub fn parse(s: &str) -> Result<Supi, IdError> {
         if let Some(rest) = s.strip_prefix("imsi-") {
-            let imsi = Imsi::parse(rest)?;
-            if rest.len() < 5 {
-                return Err(IdError::Length { kind: "SUPI imsi", expected: "5 to 15", got: rest.len() });
-            }
-            return Ok(Supi::Imsi(imsi));
+            return Imsi::parse(rest).map(Supi::Imsi);
         }
         for (prefix, make) in [
             ("nai-", Supi::Nai as fn(String) -> Supi),
@@ -460,13 +619,22 @@ impl Supi {
                 if rest.is_empty() {
                     return Err(IdError::Empty { kind: "SUPI" });
                 }
+                if has_line_terminator(rest) {
+                    return Err(IdError::Invalid {
+                        kind: "SUPI",
+                        reason: "must not contain a line break".into(),
+                    });
+                }
                 return Ok(make(rest.to_owned()));
             }
         }
         if s.is_empty() {
             return Err(IdError::Empty { kind: "SUPI" });
         }
-        Err(IdError::Form { kind: "SUPI", expected: "imsi-<digits>, nai-…, gci-… or gli-…" })
+        Err(IdError::Form {
+            kind: "SUPI",
+            expected: "imsi-<digits>, nai-…, gci-… or gli-…",
+        })
     }
     pub fn imsi(&self) -> Option<Imsi> {
         match self {
@@ -496,22 +664,39 @@ pub enum Gpsi {
 }
 
 impl Gpsi {
+    /// Parses the wire form; the pattern's catch-all `.+` branch is refused.
     pub fn parse(s: &str) -> Result<Gpsi, IdError> {
         if let Some(rest) = s.strip_prefix("msisdn-") {
+            // The pattern is msisdn-[0-9]{5,15}: the '+' that Msisdn::parse forgives is not allowed.
+            if rest.starts_with('+') {
+                return Err(IdError::NotDigit {
+                    kind: "MSISDN",
+                    position: 1,
+                    found: '+',
+                });
+            }
             return Msisdn::parse(rest).map(Gpsi::Msisdn);
         }
         if let Some(rest) = s.strip_prefix("extid-") {
             return match rest.split_once('@') {
-                Some((user, domain)) if !user.is_empty() && !domain.is_empty() => {
+                Some((user, domain))
+                    if !user.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+                {
                     Ok(Gpsi::ExtId(rest.to_owned()))
                 }
-                _ => Err(IdError::Form { kind: "GPSI extid", expected: "extid-<user>@<domain>" }),
+                _ => Err(IdError::Form {
+                    kind: "GPSI extid",
+                    expected: "extid-<user>@<domain>",
+                }),
             };
         }
         if s.is_empty() {
             return Err(IdError::Empty { kind: "GPSI" });
         }
-        Err(IdError::Form { kind: "GPSI", expected: "msisdn-<digits> or extid-<user>@<domain>" })
+        Err(IdError::Form {
+            kind: "GPSI",
+            expected: "msisdn-<digits> or extid-<user>@<domain>",
+        })
     }
 }
 
@@ -531,20 +716,40 @@ mod tests {
     #[test]
     fn ts_23_003_annex_b_example() {
         assert_eq!(luhn_check_digit(26053179311383), 7);
-        assert_eq!(Imei::parse_typed("260531793113837").unwrap().body(), 26053179311383);
+        assert_eq!(
+            Imei::parse_typed("260531793113837").unwrap().body(),
+            26053179311383
+        );
     }
 
     #[test]
     fn typed_imei_names_expected_check_digit() {
         let e = Imei::parse_typed("260531793113830").unwrap_err();
-        assert_eq!(e, IdError::CheckDigit { body: "26053179311383".into(), expected: 7, got: 0 });
+        assert_eq!(
+            e,
+            IdError::CheckDigit {
+                body: "26053179311383".into(),
+                expected: 7,
+                got: 0
+            }
+        );
         assert!(e.to_string().contains("expected 7"));
     }
 
     #[test]
     fn network_imei_accepts_spare_zero() {
-        assert_eq!(Imei::parse_network("260531793113830").unwrap().to_string(), "260531793113837");
-        assert_eq!(Pei::parse("imei-260531793113830").unwrap().imei().unwrap().body(), 26053179311383);
+        assert_eq!(
+            Imei::parse_network("260531793113830").unwrap().to_string(),
+            "260531793113837"
+        );
+        assert_eq!(
+            Pei::parse("imei-260531793113830")
+                .unwrap()
+                .imei()
+                .unwrap()
+                .body(),
+            26053179311383
+        );
     }
 
     #[test]
@@ -560,7 +765,10 @@ mod tests {
 
     #[test]
     fn pei_forms() {
-        assert!(matches!(Pei::parse("imeisv-4370816125816151").unwrap(), Pei::ImeiSv(_)));
+        assert!(matches!(
+            Pei::parse("imeisv-4370816125816151").unwrap(),
+            Pei::ImeiSv(_)
+        ));
         let mac = Pei::parse("mac-00-1a-2B-3c-4d-5e-untrusted").unwrap();
         assert_eq!(mac.to_string(), "mac-00-1a-2b-3c-4d-5e-untrusted");
         assert!(Pei::parse("eui-00-11-22-33-44-55-66-77").is_ok());

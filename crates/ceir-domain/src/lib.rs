@@ -3,9 +3,11 @@
 //! Nothing here performs I/O or is async; every other crate builds on these types.
 
 pub mod authz;
+pub mod catalog;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod invalid;
 pub mod lists;
 pub mod status;
 

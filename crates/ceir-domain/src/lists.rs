@@ -22,8 +22,13 @@ pub enum ListKind {
 }
 
 impl ListKind {
-    pub const ALL: [ListKind; 5] =
-        [ListKind::Blocked, ListKind::Tracked, ListKind::Permitted, ListKind::Exception, ListKind::BarredTac];
+    pub const ALL: [ListKind; 5] = [
+        ListKind::Blocked,
+        ListKind::Tracked,
+        ListKind::Permitted,
+        ListKind::Exception,
+        ListKind::BarredTac,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -39,15 +44,38 @@ impl ListKind {
         ListKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or(IdError::Form { kind: "list", expected: "blocked, tracked, permitted, exception or barred_tac" })
+            .ok_or(IdError::Form {
+                kind: "list",
+                expected: "blocked, tracked, permitted, exception or barred_tac",
+            })
     }
 
     /// The reasons an entry on this list may carry.
     pub fn allowed_reasons(self) -> &'static [Reason] {
         use Reason::*;
         match self {
-            ListKind::Blocked => &[Stolen, Lost, Counterfeit, Duplicate, Fraud, Crime, Unregistered, InvalidImei, Other],
-            ListKind::Tracked => &[Stolen, Lost, Counterfeit, Duplicate, Fraud, Crime, Unregistered, Investigation, Other],
+            ListKind::Blocked => &[
+                Stolen,
+                Lost,
+                Counterfeit,
+                Duplicate,
+                Fraud,
+                Crime,
+                Unregistered,
+                InvalidImei,
+                Other,
+            ],
+            ListKind::Tracked => &[
+                Stolen,
+                Lost,
+                Counterfeit,
+                Duplicate,
+                Fraud,
+                Crime,
+                Unregistered,
+                Investigation,
+                Other,
+            ],
             ListKind::Permitted => &[Registered, Imported, TypeApproved, Other],
             ListKind::Exception => &[Paired, Other],
             ListKind::BarredTac => &[Counterfeit, NotTypeApproved, Other],
@@ -145,9 +173,15 @@ impl Country {
     pub fn parse(s: &str) -> Result<Country, IdError> {
         let b = s.as_bytes();
         if b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic) {
-            Ok(Country([b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()]))
+            Ok(Country([
+                b[0].to_ascii_uppercase(),
+                b[1].to_ascii_uppercase(),
+            ]))
         } else {
-            Err(IdError::Form { kind: "country", expected: "an ISO 3166-1 alpha-2 code such as AZ or UZ" })
+            Err(IdError::Form {
+                kind: "country",
+                expected: "an ISO 3166-1 alpha-2 code such as AZ or UZ",
+            })
         }
     }
     pub fn as_str(&self) -> &str {
@@ -209,7 +243,11 @@ pub enum RuleError {
     #[error("{0}")]
     Subject(String),
     #[error("the {list} list does not take the reason {reason}; it takes: {allowed}")]
-    Reason { list: ListKind, reason: Reason, allowed: String },
+    Reason {
+        list: ListKind,
+        reason: Reason,
+        allowed: String,
+    },
     #[error("expiry {expires:?} is not after now {now:?}")]
     Expiry { expires: Timestamp, now: Timestamp },
     #[error("{field} is longer than {max} characters")]
@@ -230,11 +268,20 @@ impl RuleError {
 pub const MAX_TEXT: usize = 500;
 
 impl NewEntry {
-    pub fn new(list: ListKind, subject: Subject, meta: EntryMeta, now: Timestamp) -> Result<NewEntry, RuleError> {
+    pub fn new(
+        list: ListKind,
+        subject: Subject,
+        meta: EntryMeta,
+        now: Timestamp,
+    ) -> Result<NewEntry, RuleError> {
         subject.check_fits(list).map_err(RuleError::Subject)?;
         if !list.allowed_reasons().contains(&meta.reason) {
             let allowed: Vec<&str> = list.allowed_reasons().iter().map(|r| r.as_str()).collect();
-            return Err(RuleError::Reason { list, reason: meta.reason, allowed: allowed.join(", ") });
+            return Err(RuleError::Reason {
+                list,
+                reason: meta.reason,
+                allowed: allowed.join(", "),
+            });
         }
         if let Some(e) = meta.expires_at {
             if e <= now {
@@ -243,18 +290,30 @@ impl NewEntry {
         }
         for (field, v) in [("reference", &meta.reference), ("note", &meta.note)] {
             if v.as_ref().is_some_and(|s| s.chars().count() > MAX_TEXT) {
-                return Err(RuleError::TooLong { field, max: MAX_TEXT });
+                return Err(RuleError::TooLong {
+                    field,
+                    max: MAX_TEXT,
+                });
             }
         }
-        Ok(NewEntry { list, subject, meta })
+        Ok(NewEntry {
+            list,
+            subject,
+            meta,
+        })
     }
 }
 
 /// May this actor lift an entry placed by `owner_org`? The placing organisation or a regulator.
 pub fn may_lift(actor: &Actor, owner_org: &str) -> Result<(), RuleError> {
-    if actor.org == owner_org || actor.org_kind == OrgKind::Regulator || actor.org_kind == OrgKind::System {
+    if actor.org == owner_org
+        || actor.org_kind == OrgKind::Regulator
+        || actor.org_kind == OrgKind::System
+    {
         Ok(())
     } else {
-        Err(RuleError::NotOwner { owner: owner_org.to_owned() })
+        Err(RuleError::NotOwner {
+            owner: owner_org.to_owned(),
+        })
     }
 }

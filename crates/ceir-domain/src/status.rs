@@ -140,7 +140,11 @@ mod tests {
     use super::*;
 
     fn f(flags: u8, tac_barred: bool, paired: bool) -> Facts {
-        Facts { flags: ListFlags(flags), tac_barred, paired }
+        Facts {
+            flags: ListFlags(flags),
+            tac_barred,
+            paired,
+        }
     }
 
     #[test]
@@ -148,11 +152,23 @@ mod tests {
         use EquipmentStatus::*;
         let p = UnlistedPolicy::Permit;
         let cases = [
-            (f(ListFlags::BLOCKED | ListFlags::EXCEPTED, false, true), Some(Permitted)),
-            (f(ListFlags::BLOCKED | ListFlags::EXCEPTED, false, false), Some(Blocked)),
-            (f(ListFlags::BLOCKED | ListFlags::PERMITTED, false, false), Some(Blocked)),
+            (
+                f(ListFlags::BLOCKED | ListFlags::EXCEPTED, false, true),
+                Some(Permitted),
+            ),
+            (
+                f(ListFlags::BLOCKED | ListFlags::EXCEPTED, false, false),
+                Some(Blocked),
+            ),
+            (
+                f(ListFlags::BLOCKED | ListFlags::PERMITTED, false, false),
+                Some(Blocked),
+            ),
             (f(ListFlags::PERMITTED, true, false), Some(Blocked)),
-            (f(ListFlags::TRACKED | ListFlags::PERMITTED, false, false), Some(Tracked)),
+            (
+                f(ListFlags::TRACKED | ListFlags::PERMITTED, false, false),
+                Some(Tracked),
+            ),
             (f(ListFlags::PERMITTED, false, false), Some(Permitted)),
             (f(0, false, false), Some(Permitted)),
         ];
@@ -164,10 +180,23 @@ mod tests {
     #[test]
     fn unlisted_policies() {
         let none = Facts::default();
-        assert_eq!(decide(none, UnlistedPolicy::Track).0, Some(EquipmentStatus::Tracked));
-        assert_eq!(decide(none, UnlistedPolicy::Block).0, Some(EquipmentStatus::Blocked));
+        assert_eq!(
+            decide(none, UnlistedPolicy::Track).0,
+            Some(EquipmentStatus::Tracked)
+        );
+        assert_eq!(
+            decide(none, UnlistedPolicy::Block).0,
+            Some(EquipmentStatus::Blocked)
+        );
         assert_eq!(decide(none, UnlistedPolicy::Unknown).0, None);
         // A listed device is known even when the node answers only for listed devices.
-        assert_eq!(decide(f(ListFlags::PERMITTED, false, false), UnlistedPolicy::Unknown).0, Some(EquipmentStatus::Permitted));
+        assert_eq!(
+            decide(
+                f(ListFlags::PERMITTED, false, false),
+                UnlistedPolicy::Unknown
+            )
+            .0,
+            Some(EquipmentStatus::Permitted)
+        );
     }
 }

@@ -23,6 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 pub const MAX_BATCH: usize = 10_000;
 
 /// JSON body extractor whose rejections are problem+json like every other error.
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {

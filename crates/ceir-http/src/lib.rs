@@ -43,7 +43,7 @@ impl AppState {
     }
 }
 
-#[derive(OpenApi)]
+#[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
     paths(api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators),
