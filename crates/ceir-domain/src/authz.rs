@@ -166,3 +166,58 @@ impl Actor {
         grants(self.org_kind, self.role, cap)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The policy, written out: a change to `grants` must change this table too.
+    #[test]
+    fn grants_table() {
+        let mut table = String::new();
+        for kind in OrgKind::ALL {
+            for role in Role::ALL {
+                let caps: Vec<&str> = Capability::ALL
+                    .iter()
+                    .filter(|c| grants(kind, role, **c))
+                    .map(|c| c.as_str())
+                    .collect();
+                table.push_str(&format!(
+                    "{}/{}: {}\n",
+                    kind.as_str(),
+                    role.as_str(),
+                    caps.join(" ")
+                ));
+            }
+        }
+        let read = "read_lists read_catalog";
+        let expected = format!(
+            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
+regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
+regulator/viewer: {read}
+operator/admin: read_lists manage_exceptions read_catalog
+operator/officer: read_lists manage_exceptions read_catalog
+operator/viewer: {read}
+law_enforcement/admin: read_lists block track read_catalog
+law_enforcement/officer: read_lists block track read_catalog
+law_enforcement/viewer: {read}
+embassy/admin: {read}
+embassy/officer: {read}
+embassy/viewer: {read}
+manufacturer/admin: read_lists permit read_catalog
+manufacturer/officer: read_lists permit read_catalog
+manufacturer/viewer: {read}
+bank/admin: {read}
+bank/officer: {read}
+bank/viewer: {read}
+partner_node/admin: {read}
+partner_node/officer: {read}
+partner_node/viewer: {read}
+system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
+system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
+system/viewer: {read}
+"
+        );
+        assert_eq!(table, expected);
+    }
+}

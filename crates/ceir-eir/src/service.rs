@@ -28,16 +28,29 @@ pub struct Registry {
 
 impl Registry {
     /// Builds the index from a consistent snapshot of the store, then applies what came after.
-    pub async fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>, policy: UnlistedPolicy) -> Result<Registry, StoreError> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        policy: UnlistedPolicy,
+    ) -> Result<Registry, StoreError> {
         let snap = store.snapshot().await?;
         let expected = snap.flags.len();
-        let index = StatusIndex::build(snap.flags.into_iter().map(|(k, f)| (k, ListFlags(f))), expected);
+        let index = StatusIndex::build(
+            snap.flags.into_iter().map(|(k, f)| (k, ListFlags(f))),
+            expected,
+        );
         index.load_pairs(snap.pairs);
         for tac in snap.barred_tacs {
             index.set_tac_barred(tac, true);
         }
         index.set_applied_seq(snap.seq);
-        let r = Registry { store, index, clock, policy, feed: tokio::sync::Mutex::new(()) };
+        let r = Registry {
+            store,
+            index,
+            clock,
+            policy,
+            feed: tokio::sync::Mutex::new(()),
+        };
         r.catch_up().await?;
         Ok(r)
     }
@@ -61,8 +74,15 @@ impl Registry {
     }
 
     /// Applies a batch of list changes atomically; the change is visible to the next check.
-    pub async fn apply(&self, changes: &[ListChange], actor: &Actor) -> Result<ApplyReport, StoreError> {
-        let report = self.store.apply(changes, actor, self.clock.now(), false).await?;
+    pub async fn apply(
+        &self,
+        changes: &[ListChange],
+        actor: &Actor,
+    ) -> Result<ApplyReport, StoreError> {
+        let report = self
+            .store
+            .apply(changes, actor, self.clock.now(), false)
+            .await?;
         self.catch_up().await?;
         Ok(report)
     }
@@ -72,8 +92,13 @@ impl Registry {
         let _guard = self.feed.lock().await;
         let mut applied = 0;
         loop {
-            let rows = self.store.feed_since(self.index.applied_seq(), FEED_PAGE).await?;
-            let Some(last) = rows.last().map(|r| r.seq) else { break };
+            let rows = self
+                .store
+                .feed_since(self.index.applied_seq(), FEED_PAGE)
+                .await?;
+            let Some(last) = rows.last().map(|r| r.seq) else {
+                break;
+            };
             for u in &rows {
                 self.apply_update(u);
             }
@@ -88,12 +113,14 @@ impl Registry {
 
     fn apply_update(&self, u: &IndexUpdate) {
         match u.list {
-            ListKind::Blocked | ListKind::Tracked | ListKind::Permitted => {
-                self.index.set_list_flags(u.subject, ListFlags(u.state_after as u8))
-            }
+            ListKind::Blocked | ListKind::Tracked | ListKind::Permitted => self
+                .index
+                .set_list_flags(u.subject, ListFlags(u.state_after as u8)),
             ListKind::Exception if u.state_after != 0 => self.index.add_pair(u.subject, u.imsi),
             ListKind::Exception => self.index.remove_pair(u.subject, u.imsi),
-            ListKind::BarredTac => self.index.set_tac_barred(u.subject as u32, u.state_after != 0),
+            ListKind::BarredTac => self
+                .index
+                .set_tac_barred(u.subject as u32, u.state_after != 0),
         }
     }
 
@@ -108,7 +135,11 @@ impl Registry {
 
     /// Follows the feed until `stop` resolves: wakes on NOTIFY (PostgreSQL) or polls, and sweeps
     /// expired entries at least every `sweep_every`.
-    pub async fn follow(self: Arc<Self>, sweep_every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    pub async fn follow(
+        self: Arc<Self>,
+        sweep_every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut last_sweep = tokio::time::Instant::now();
         loop {
             tokio::select! {

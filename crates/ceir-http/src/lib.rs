@@ -53,6 +53,13 @@ impl AppState {
 )]
 pub struct ApiDoc;
 
+impl ApiDoc {
+    /// The served document as JSON.
+    pub fn openapi_json() -> serde_json::Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+    }
+}
+
 struct TokenScheme;
 
 impl utoipa::Modify for TokenScheme {
