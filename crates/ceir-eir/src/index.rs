@@ -6,11 +6,11 @@
 //!
 //! IMEIs live in 256 shards, chosen by the top byte of a seeded 64-bit hash. Each shard is an
 //! open-addressing table of 64-byte buckets, eight `AtomicU64` slots each, probed linearly
-//! bucket by bucket. A slot packs `(imei_body + 1) << 8 | flags`; zero means empty. Bit 63 of a
-//! bucket's first slot is its *overflow* bit: some key whose probe passed this bucket lives
-//! further on. A lookup therefore reads one cache line in the common case and stops there unless
-//! the key is absent *and* the bucket overflowed, which keeps misses (most requests in a
-//! permissive network) as cheap as hits.
+//! bucket by bucket. A slot packs `(imei_body + 1) << 8 | flags` in its low 56 bits; a key field
+//! of zero means empty. The top bytes of a bucket's eight slots form a 64-bit *overflow filter*:
+//! a key that had to pass this (full) bucket sets the bit its hash picks. A lookup reads the home
+//! bucket's cache line and stops there unless the key is absent and its filter bit is set, so a
+//! miss (most requests in a permissive network) almost always costs one line, like a hit.
 //!
 //! Slots are never emptied while a table is live: removing an IMEI stores its key with flags 0,
 //! so a concurrent reader can never miss a key because another one moved. A shard that reaches
@@ -44,8 +44,8 @@ const SLOTS_PER_BUCKET: usize = 8;
 
 /// Bits 8..56 of a slot: the key, stored as `body + 1` so that zero means "empty".
 const TAG_MASK: u64 = ((1 << 48) - 1) << 8;
-/// Bit 63 of a bucket's first slot: a key passed over this (full) bucket.
-const OVERFLOW: u64 = 1 << 63;
+/// The top byte of each slot: one eighth of its bucket's overflow filter.
+const FILTER_BITS: u64 = 0xff << 56;
 /// Bodies from here on cannot be encoded in a slot; IMEI bodies (< 10^14 < 2^47) never are.
 const BODY_LIMIT: u64 = (1 << 48) - 1;
 
@@ -96,26 +96,37 @@ impl Bucket {
     }
 
     /// Reads the whole line without branching on each slot, so that the only branch of a lookup
-    /// is "resolved here", which the CPU predicts well and can run ahead of.
+    /// is "resolved here", which the CPU predicts well and can run ahead of. Returns whether the
+    /// key is here, its flags, and whether the key's overflow-filter bit is set.
     #[inline(always)]
-    fn scan(&self, tag: u64) -> (bool, u8, u64) {
-        let [s0, rest @ ..] = &self.0;
-        let head = s0.load(Ordering::Acquire);
-        let mut hit = head & TAG_MASK == tag;
-        let mut flags = if hit { head as u8 } else { 0 };
-        for slot in rest {
+    fn scan(&self, tag: u64, (fslot, fbit): (usize, u64)) -> (bool, u8, bool) {
+        let mut hit = false;
+        let mut flags = 0u8;
+        let mut passed = false;
+        for (k, slot) in self.0.iter().enumerate() {
             let v = slot.load(Ordering::Acquire);
             let m = v & TAG_MASK == tag;
             hit |= m;
             flags |= (v as u8) & 0u8.wrapping_sub(u8::from(m));
+            passed |= (k == fslot) & (v & fbit != 0);
         }
-        (hit, flags, head)
+        (hit, flags, passed)
     }
 
-    fn head(&self) -> &AtomicU64 {
-        let [s0, ..] = &self.0;
-        s0
+    /// Notes that a key with this filter position went past this bucket.
+    fn mark_passed(&self, (fslot, fbit): (usize, u64)) {
+        if let Some(s) = self.0.get(fslot) {
+            s.fetch_or(fbit, Ordering::Release);
+        }
     }
+}
+
+/// The key's overflow-filter position: a slot of the bucket and a bit of its top byte. Taken from
+/// the hash's low bits, which the shard byte and the home bucket (high bits) barely use.
+#[inline]
+fn filter_pos(h: u64) -> (usize, u64) {
+    let j = (h & 63) as usize;
+    (j >> 3, 1 << (56 + (j & 7)))
 }
 
 /// One shard's table. Its size never changes; growing means building a new one. Held by
@@ -161,18 +172,19 @@ impl Shard {
 
     #[inline]
     fn lookup(&self, h: u64, tag: u64) -> u8 {
+        let fp = filter_pos(h);
         let mut i = self.home(h);
-        // The bound only guards against a corrupted table; a non-full bucket (one always exists
-        // below 100% load) never has its overflow bit set, so the probe ends before wrapping.
+        // The bound only guards against a corrupted table: filter bits are set only on full
+        // buckets, a non-full one exists below 100% load, so the probe ends before wrapping.
         for _ in 0..self.buckets.len() {
             let Some(b) = self.buckets.get(i) else {
                 return 0;
             };
-            let (hit, flags, head) = b.scan(tag);
+            let (hit, flags, passed) = b.scan(tag, fp);
             if hit {
                 return flags;
             }
-            if head & OVERFLOW == 0 {
+            if !passed {
                 return 0;
             }
             i = self.next(i);
@@ -182,6 +194,7 @@ impl Shard {
 
     /// The slot holding `tag`, if the key has ever been inserted into this table.
     fn find(&self, h: u64, tag: u64) -> Option<&AtomicU64> {
+        let fp = filter_pos(h);
         let mut i = self.home(h);
         for _ in 0..self.buckets.len() {
             let b = self.buckets.get(i)?;
@@ -190,7 +203,7 @@ impl Shard {
                     return Some(slot);
                 }
             }
-            if b.head().load(Ordering::Relaxed) & OVERFLOW == 0 {
+            if !b.scan(tag, fp).2 {
                 return None;
             }
             i = self.next(i);
@@ -198,10 +211,11 @@ impl Shard {
         None
     }
 
-    /// Places a key known to be absent. Full buckets passed on the way get their overflow bit
+    /// Places a key known to be absent. Full buckets passed on the way get the key's filter bit
     /// before the key is stored, so a reader that finds the key also finds the path to it.
     /// Returns false only if the table is full, which the load limit rules out.
     fn insert_new(&self, h: u64, value: u64) -> bool {
+        let fp = filter_pos(h);
         let mut i = self.home(h);
         for _ in 0..self.buckets.len() {
             let Some(b) = self.buckets.get(i) else {
@@ -210,23 +224,23 @@ impl Shard {
             for slot in &b.0 {
                 let v = slot.load(Ordering::Relaxed);
                 if v & TAG_MASK == 0 {
-                    slot.store((v & OVERFLOW) | value, Ordering::Release);
+                    slot.store((v & FILTER_BITS) | value, Ordering::Release);
                     return true;
                 }
             }
-            b.head().fetch_or(OVERFLOW, Ordering::Release);
+            b.mark_passed(fp);
             i = self.next(i);
         }
         false
     }
 
-    /// Live (non-zero flags) entries as stored slot values without the overflow bit.
+    /// Live (non-zero flags) entries as stored slot values without the filter bits.
     fn live_values(&self) -> impl Iterator<Item = u64> + '_ {
         self.buckets
             .iter()
             .flat_map(|b| b.0.iter())
             .filter_map(|s| {
-                let v = s.load(Ordering::Relaxed) & !OVERFLOW;
+                let v = s.load(Ordering::Relaxed) & !FILTER_BITS;
                 (v & TAG_MASK != 0 && v as u8 != 0).then_some(v)
             })
     }
@@ -625,7 +639,7 @@ impl StatusIndex {
         let touch = |body: u64| -> u64 {
             let h = self.hash(body);
             match tables.shard(h).and_then(|s| s.buckets.get(s.home(h))) {
-                Some(b) => b.head().load(Ordering::Relaxed),
+                Some(Bucket([s0, ..])) => s0.load(Ordering::Relaxed),
                 None => 0,
             }
         };
@@ -991,11 +1005,31 @@ mod tests {
         let heads: Vec<bool> = shard
             .buckets
             .iter()
-            .map(|b| b.head().load(Ordering::Relaxed) & OVERFLOW != 0)
+            .map(|b| {
+                b.0.iter()
+                    .any(|s| s.load(Ordering::Relaxed) & FILTER_BITS != 0)
+            })
             .collect();
         assert_eq!(heads, vec![true, false, false, true]);
-        // A different home inside the chain still finds keys placed past it.
-        assert_eq!(shard.lookup(0, (20 + 1) << 8), 1);
+    }
+
+    /// Keys sharing a home bucket but not a filter position: each is still found past the
+    /// overflow, and absent keys are answered whatever their filter bit.
+    #[test]
+    fn shard_filter_positions() {
+        let shard = Shard::with_buckets(5);
+        let h = |k: u64| u64::MAX ^ ((k * 0x9e37) % 64);
+        for k in 0..30u64 {
+            assert_eq!(shard.home(h(k)), 4);
+            assert!(shard.insert_new(h(k), ((k + 1) << 8) | 2));
+        }
+        for k in 0..30u64 {
+            assert_eq!(shard.lookup(h(k), (k + 1) << 8), 2, "key {k}");
+            assert!(shard.find(h(k), (k + 1) << 8).is_some());
+            for probe in 0..64u64 {
+                assert_eq!(shard.lookup(u64::MAX ^ probe, (k + 1000) << 8), 0);
+            }
+        }
     }
 
     #[test]

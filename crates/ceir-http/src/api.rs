@@ -259,7 +259,7 @@ pub async fn device_view(state: &AppState, imei: Imei) -> Result<DeviceView, Api
 
 #[utoipa::path(get, path = "/api/v1/devices/{imei}", tag = "devices",
     params(("imei" = String, Path, description = "15-digit IMEI; the check digit is verified")),
-    responses((status = 200, body = DeviceView), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = DeviceView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn get_device(
     State(state): State<Arc<AppState>>,
@@ -273,7 +273,7 @@ pub async fn get_device(
 
 #[utoipa::path(get, path = "/api/v1/devices/{imei}/history", tag = "devices",
     params(("imei" = String, Path, description = "15-digit IMEI")),
-    responses((status = 200, body = [HistoryView]), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = [HistoryView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn get_history(
     State(state): State<Arc<AppState>>,
@@ -324,7 +324,7 @@ fn parse_cursor(s: &str) -> Result<(u64, u64, String), ApiError> {
 
 #[utoipa::path(get, path = "/api/v1/lists/{list}", tag = "lists",
     params(("list" = String, Path, description = "blocked, tracked, permitted, exception or barred_tac"), PageQuery),
-    responses((status = 200, body = EntryPage), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = EntryPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn get_list(
     State(state): State<Arc<AppState>>,
@@ -485,7 +485,7 @@ pub fn to_new_entry(
 #[utoipa::path(post, path = "/api/v1/lists/{list}/entries", tag = "lists",
     params(("list" = String, Path, description = "blocked, tracked, permitted, exception or barred_tac")),
     request_body = AddBody,
-    responses((status = 200, body = ApplyView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = ApplyView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn add_entries(
     State(state): State<Arc<AppState>>,
@@ -537,7 +537,7 @@ pub struct RemoveQuery {
 
 #[utoipa::path(delete, path = "/api/v1/lists/{list}/entries/{id}", tag = "lists",
     params(("list" = String, Path, description = "the list"), ("id" = String, Path, description = "IMEI (15 digits) or, for barred_tac, the TAC"), RemoveQuery),
-    responses((status = 200, body = ApplyView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = ApplyView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn remove_entry(
     State(state): State<Arc<AppState>>,
@@ -574,7 +574,7 @@ pub async fn remove_entry(
 
 #[utoipa::path(get, path = "/api/v1/tacs/{tac}", tag = "catalog",
     params(("tac" = String, Path, description = "8-digit TAC")),
-    responses((status = 200, body = ModelView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = ModelView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn get_tac(
     State(state): State<Arc<AppState>>,
@@ -609,7 +609,7 @@ pub struct StatsView {
 }
 
 #[utoipa::path(get, path = "/api/v1/stats", tag = "node",
-    responses((status = 200, body = StatsView), (status = 401, body = Problem)),
+    responses((status = 200, body = StatsView), (status = 401, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn get_stats(
     State(state): State<Arc<AppState>>,
@@ -643,7 +643,7 @@ pub struct OperatorView {
 }
 
 #[utoipa::path(get, path = "/api/v1/operators", tag = "node",
-    responses((status = 200, body = [OperatorView]), (status = 401, body = Problem)),
+    responses((status = 200, body = [OperatorView]), (status = 401, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn get_operators(
     State(state): State<Arc<AppState>>,

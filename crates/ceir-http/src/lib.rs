@@ -8,6 +8,7 @@ pub mod auth;
 pub mod eir;
 pub mod metrics;
 pub mod problem;
+pub mod public;
 pub mod server;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -46,10 +47,10 @@ impl AppState {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
-    paths(api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators),
-    components(schemas(problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView)),
+    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators),
+    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView)),
     modifiers(&TokenScheme),
-    tags((name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"))
+    tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"))
 )]
 pub struct ApiDoc;
 
@@ -179,6 +180,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tacs/{tac}", get(api::get_tac))
         .route("/api/v1/stats", get(api::get_stats))
         .route("/api/v1/operators", get(api::get_operators))
+        .route("/api/v1/public/check/{imei}", get(public::check))
+        .route("/", get(public::page))
+        .route("/check", get(public::page))
+        .route("/static/check.js", get(public::script))
+        .route("/static/check.css", get(public::style))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))

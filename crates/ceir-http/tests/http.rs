@@ -616,11 +616,29 @@ async fn authorization_matrix_covers_every_route() {
     let doc = ceir_http::ApiDoc::openapi_json();
     let documented: std::collections::BTreeSet<String> =
         doc["paths"].as_object().unwrap().keys().cloned().collect();
-    let covered: std::collections::BTreeSet<String> = routes
+    let mut covered: std::collections::BTreeSet<String> = routes
         .iter()
         .chain(writes.iter())
         .map(|r| r.2.to_owned())
         .collect();
+    // Public routes: the same answer with any token or none.
+    let public = [(
+        format!("/api/v1/public/check/{STOLEN}"),
+        "/api/v1/public/check/{imei}",
+    )];
+    for (path, doc_path) in &public {
+        covered.insert((*doc_path).to_owned());
+        assert_eq!(n.get(None, path).await.0, 200, "{path} without a token");
+        for kind in OrgKind::ALL {
+            for role in Role::ALL {
+                assert_eq!(
+                    n.get(Some(n.token(kind, role)), path).await.0,
+                    200,
+                    "{path} as {kind}/{role:?}"
+                );
+            }
+        }
+    }
     assert_eq!(
         documented, covered,
         "every documented route is in the matrix"
@@ -734,4 +752,47 @@ async fn postgres_nodes_share_changes() {
     eprintln!("cross-node visibility after {:?}", started.elapsed());
     drop((a, b));
     let _ = SqlStore::drop_schema(&testkit::pg_url(), &schema).await;
+}
+
+#[tokio::test]
+async fn public_check_tells_a_buyer_only_what_they_need() {
+    let n = sqlite_node(UnlistedPolicy::Permit).await;
+    populate(&n).await;
+    let (code, b) = n.get(None, &format!("/api/v1/public/check/{STOLEN}")).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        (b["verdict"].as_str(), b["reasons"][0].as_str()),
+        (Some("blocked"), Some("stolen"))
+    );
+    assert!(
+        b.get("reference").is_none() && !b.to_string().contains("AZ-1"),
+        "no references: {b}"
+    );
+    // Tracking is never revealed.
+    let (_, b) = n
+        .get(None, &format!("/api/v1/public/check/{TRACKED}"))
+        .await;
+    assert_eq!(b["verdict"], "clear");
+    assert_eq!(b["reasons"], json!([]));
+    let (_, b) = n
+        .get(None, &format!("/api/v1/public/check/{PERMITTED}"))
+        .await;
+    assert_eq!(
+        (b["verdict"].as_str(), b["registered"].as_bool()),
+        (Some("clear"), Some(true))
+    );
+    let (_, b) = n.get(None, "/api/v1/public/check/359999010000016").await;
+    assert_eq!(b["reasons"], json!(["counterfeit"]));
+    let (code, b) = n.get(None, "/api/v1/public/check/352029831234560").await;
+    assert_eq!((code, b["cause"].as_str()), (400, Some("IMEI_CHECK_DIGIT")));
+    let r = h1().get(format!("{}/", n.base)).send().await.unwrap();
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Check a phone before you buy it"));
 }
