@@ -1,5 +1,6 @@
 //! Replays every saved fuzz input (`fuzz/regressions/<target>/`) through the fuzz targets' own
 //! checks, so that past crashes and interesting seeds stay covered by plain `cargo test` on stable.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 // The very file the fuzz targets call, so that the two cannot drift apart.
 #[path = "../../../fuzz/src/lib.rs"]

@@ -1,4 +1,5 @@
 //! Table-driven test vectors for every identifier parser, against TS 23.003 and TS 29.571.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ceir_domain::ids::{
     luhn_check_digit, mnc_len, mnc_len_for, Gpsi, IdError, Imei, ImeiSv, Imsi, Msisdn, Pei, Plmn,

@@ -1,6 +1,7 @@
 //! Throughput of the EIR status index on realistic keys: random lookups, half hits, half misses.
 //!
 //! `CEIR_BENCH_N` sets the number of IMEIs (default 100 million).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -3,6 +3,7 @@
 //!
 //! `CEIR_BENCH_N` sets N (default 100 million). `CEIR_MEM_MODE=grow` inserts one IMEI at a time
 //! into an empty index instead of the bulk build, so every shard grows repeatedly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Instant;
 

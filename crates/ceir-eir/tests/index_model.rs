@@ -1,4 +1,5 @@
 //! Property test: the status index agrees with a plain `HashMap` model under random operations.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{HashMap, HashSet};
 

@@ -10,6 +10,7 @@
 //! ```
 //!
 //! Used by `bench/eir_h2load.sh` to show what share of the achievable throughput ceir reaches.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response};

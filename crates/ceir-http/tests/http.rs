@@ -1,5 +1,6 @@
 //! The HTTP surface end to end: a real server on a loopback port, spoken to over HTTP/2 (prior
 //! knowledge) and HTTP/1.1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ceir_domain::authz::{grants, Capability, OrgKind, Role};
 use ceir_domain::lists::{Country, ListKind};

@@ -1,12 +1,14 @@
 //! Replays every saved input of `fuzz/regressions/fuzz_tac_catalog/` through the fuzz target's own
 //! check, so past crashes stay covered by plain `cargo test` on stable.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../../../fuzz/src/tac_check.rs"]
 mod tac_check;
 
 #[test]
 fn tac_catalog_regressions() {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/fuzz_tac_catalog");
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/fuzz_tac_catalog");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -211,6 +211,19 @@ pub struct Operator {
     pub country: Country,
 }
 
+/// Where a catalog comes from and how cautious to be with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogImport<'a> {
+    /// The file, for the import record.
+    pub source: &'a str,
+    /// "gsma" or "osmocom".
+    pub format: &'a str,
+    /// Refuse to drop more than this share of the current models...
+    pub max_drop: f64,
+    /// ...unless forced.
+    pub force: bool,
+}
+
 /// Outcome of a catalog replacement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogReport {
@@ -268,10 +281,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn replace_catalog(
         &self,
         models: &[TacModel],
-        source: &str,
-        format: &str,
-        max_drop: f64,
-        force: bool,
+        import: &CatalogImport<'_>,
         actor: &Actor,
         now: Timestamp,
     ) -> Result<CatalogReport>;

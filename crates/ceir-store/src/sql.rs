@@ -891,13 +891,16 @@ impl Store for SqlStore {
     async fn replace_catalog(
         &self,
         models: &[TacModel],
-        source: &str,
-        format: &str,
-        max_drop: f64,
-        force: bool,
+        import: &CatalogImport<'_>,
         actor: &Actor,
         now: Timestamp,
     ) -> Result<CatalogReport> {
+        let CatalogImport {
+            source,
+            format,
+            max_drop,
+            force,
+        } = *import;
         on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             let previous: i64 = sqlx::query("SELECT COUNT(*) FROM tac_model").fetch_one(&mut *tx).await?.try_get(0)?;

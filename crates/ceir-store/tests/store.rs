@@ -1,12 +1,13 @@
 //! The store's behaviour, run against SQLite and PostgreSQL alike; every test ends with the
 //! integrity check.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ceir_domain::authz::{Actor, OrgKind, Role};
 use ceir_domain::catalog::{RadioSet, TacModel};
 use ceir_domain::lists::{Country, EntryMeta, ListKind, NewEntry, Reason, Subject};
 use ceir_domain::status::ListFlags;
 use ceir_domain::{Imei, Imsi, Tac, Timestamp};
-use ceir_store::{testkit, Action, ListChange, SqlStore, Store, StoreError};
+use ceir_store::{testkit, Action, CatalogImport, ListChange, SqlStore, Store, StoreError};
 
 const T0: Timestamp = Timestamp(1_790_000_000_000);
 
@@ -342,7 +343,17 @@ async fn catalog(s: &SqlStore) {
     let reg = regulator();
     let hundred: Vec<TacModel> = (0..100).map(|n| model(35_000_000 + n)).collect();
     let r = s
-        .replace_catalog(&hundred, "a.txt", "gsma", 0.1, false, &reg, T0)
+        .replace_catalog(
+            &hundred,
+            &CatalogImport {
+                source: "a.txt",
+                format: "gsma",
+                max_drop: 0.1,
+                force: false,
+            },
+            &reg,
+            T0,
+        )
         .await
         .unwrap();
     assert_eq!((r.previous, r.models), (0, 100));
@@ -354,13 +365,33 @@ async fn catalog(s: &SqlStore) {
     assert_eq!(got, model(35_000_007));
     // Dropping 20% is refused unless forced; the catalog is untouched.
     let err = s
-        .replace_catalog(&hundred[..80], "b.txt", "gsma", 0.1, false, &reg, T0)
+        .replace_catalog(
+            &hundred[..80],
+            &CatalogImport {
+                source: "b.txt",
+                format: "gsma",
+                max_drop: 0.1,
+                force: false,
+            },
+            &reg,
+            T0,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), ceir_domain::ErrorCode::SafetyStop);
     assert_eq!(s.catalog_count().await.unwrap(), 100);
     let r = s
-        .replace_catalog(&hundred[..80], "b.txt", "gsma", 0.1, true, &reg, T0)
+        .replace_catalog(
+            &hundred[..80],
+            &CatalogImport {
+                source: "b.txt",
+                format: "gsma",
+                max_drop: 0.1,
+                force: true,
+            },
+            &reg,
+            T0,
+        )
         .await
         .unwrap();
     assert_eq!((r.previous, r.models), (100, 80));

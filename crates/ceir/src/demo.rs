@@ -158,10 +158,12 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
     store
         .replace_catalog(
             &catalog.models,
-            "demo/tacs.txt",
-            "gsma",
-            1.0,
-            true,
+            &ceir_store::CatalogImport {
+                source: "demo/tacs.txt",
+                format: "gsma",
+                max_drop: 1.0,
+                force: true,
+            },
             &reg_actor,
             now,
         )

@@ -477,16 +477,15 @@ pub async fn import_tac(
     pb.finish_and_clear();
     let actor = local_actor(store, None).await?;
     let fmt = format!("{:?}", catalog.format).to_lowercase();
+    let source = file.display().to_string();
+    let import = ceir_store::CatalogImport {
+        source: &source,
+        format: &fmt,
+        max_drop,
+        force,
+    };
     let r = store
-        .replace_catalog(
-            &catalog.models,
-            &file.display().to_string(),
-            &fmt,
-            max_drop,
-            force,
-            &actor,
-            SystemClock.now(),
-        )
+        .replace_catalog(&catalog.models, &import, &actor, SystemClock.now())
         .await?;
     println!(
         "imported {} models from {} ({fmt} format{}); the catalog had {} and now has {}",

@@ -1,4 +1,5 @@
 //! The `ceir` binary as a user runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
