@@ -858,16 +858,17 @@ impl Store for SqlStore {
             let seq: i64 = sqlx::query("SELECT seq FROM feed_counter WHERE id = 1").fetch_one(&mut *tx).await?.try_get(0)?;
             let mut snap = IndexSnapshot { seq: u(seq), ..IndexSnapshot::default() };
             {
-                let mut rows = sqlx::query_as::<_, (i64, String)>(
-                    "SELECT subject, list FROM list_entry WHERE list IN ('blocked', 'tracked', 'permitted')",
-                )
-                .fetch(&mut *tx);
-                while let Some((subject, list)) = rows.try_next().await? {
-                    let bit = match list.as_str() {
-                        "blocked" => ListFlags::BLOCKED,
-                        "tracked" => ListFlags::TRACKED,
-                        _ => ListFlags::PERMITTED,
-                    };
+                // The flag bit comes out of SQL as an integer: no string per row.
+                let sql = format!(
+                    "SELECT subject, CAST(CASE list WHEN 'blocked' THEN {} WHEN 'tracked' THEN {} ELSE {} END AS BIGINT) \
+                     FROM list_entry WHERE list IN ('blocked', 'tracked', 'permitted')",
+                    ListFlags::BLOCKED,
+                    ListFlags::TRACKED,
+                    ListFlags::PERMITTED
+                );
+                let mut rows = sqlx::query_as::<_, (i64, i64)>(&sql).fetch(&mut *tx);
+                while let Some((subject, bit)) = rows.try_next().await? {
+                    let bit = bit as u8;
                     snap.flags.push((u(subject), bit));
                 }
             }

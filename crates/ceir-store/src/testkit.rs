@@ -6,8 +6,12 @@ use crate::{SqlStore, StoreConfig, StoreError};
 
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// The test server's URL. Statements and lock waits are bounded, so a test that would wait
+/// forever fails instead.
 pub fn pg_url() -> String {
-    std::env::var("CEIR_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_PG.to_owned())
+    let url = std::env::var("CEIR_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_PG.to_owned());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20statement_timeout%3D120s%20-c%20lock_timeout%3D60s")
 }
 
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
@@ -63,7 +67,12 @@ pub async fn postgres_again(schema: &str) -> Result<SqlStore, StoreError> {
     .await
 }
 
+/// Closes the store and drops its schema; bounded so a stuck connection cannot hang a test run.
 pub async fn drop_postgres(store: SqlStore, schema: &str) {
-    store.close().await;
-    let _ = SqlStore::drop_schema(&pg_url(), schema).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), store.close()).await;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        SqlStore::drop_schema(&pg_url(), schema),
+    )
+    .await;
 }
