@@ -8,6 +8,9 @@ pub fn fuzz_tac_catalog(data: &[u8]) {
         last = n;
     });
     if let Ok(c) = result {
-        assert!(c.models.windows(2).all(|w| w[0].tac < w[1].tac), "models sorted by TAC, one per TAC");
+        assert!(
+            c.models.windows(2).all(|w| w[0].tac < w[1].tac),
+            "models sorted by TAC, one per TAC"
+        );
     }
 }
