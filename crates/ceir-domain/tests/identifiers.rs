@@ -341,6 +341,8 @@ fn imsi_to_plmn() {
         ("400011", "400-01"),
         ("310150", "310-150"),
         ("000000", "000-00"),
+        // TS 29.571 allows 5 digits: MCC and a 2-digit MNC with no MSIN.
+        ("40001", "400-01"),
     ];
     for (imsi, plmn) in table {
         let i = Imsi::parse(imsi).unwrap();
@@ -350,7 +352,7 @@ fn imsi_to_plmn() {
         assert_eq!(Imsi::from_key(i.key()).unwrap(), i);
     }
     for (bad, want) in [
-        ("40001", "Length"),
+        ("4000", "Length"),
         ("4000112345678901", "Length"),
         ("", "Empty"),
         ("40001x", "NotDigit@6"),
@@ -368,7 +370,8 @@ fn imsi_keys() {
     // A key whose length bits overflow a u8 must not alias a valid length.
     let valid = Imsi::parse("400011").unwrap().key();
     assert!(Imsi::from_key(valid | (256 << 50)).is_err());
-    assert!(Imsi::from_key((5 << 50) | 40001).is_err());
+    assert!(Imsi::from_key((5 << 50) | 40001).is_ok());
+    assert!(Imsi::from_key((4 << 50) | 4000).is_err());
     assert!(Imsi::from_key((16 << 50) | 1).is_err());
     assert!(Imsi::from_key((6 << 50) | 1_000_000).is_err());
     assert!(Imsi::from_key(u64::MAX).is_err());
