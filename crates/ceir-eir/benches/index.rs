@@ -99,19 +99,6 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let mut pos = 0;
-    g.bench_function("flags_tls/random_half_hits", |b| {
-        b.iter(|| {
-            let chunk = &q[pos..pos + CHUNK];
-            pos = (pos + CHUNK) % (q.len() - CHUNK);
-            let mut acc = 0u64;
-            for &k in chunk {
-                acc += u64::from(d.index.flags_tls(k).0);
-            }
-            black_box(acc)
-        })
-    });
-
     // Each key depends on the previous answer, as when requests arrive one by one: latency.
     let mut pos = 0;
     g.bench_function("flags/dependent_half_hits", |b| {

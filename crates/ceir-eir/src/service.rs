@@ -40,9 +40,7 @@ impl Registry {
             expected,
         );
         index.load_pairs(snap.pairs);
-        for tac in snap.barred_tacs {
-            index.set_tac_barred(tac, true);
-        }
+        index.load_barred_tacs(snap.barred_tacs);
         index.set_applied_seq(snap.seq);
         let r = Registry {
             store,

@@ -152,6 +152,13 @@ proptest! {
         for k in 0..KEYS + 400 {
             check_key(&idx, &m, body(k))?;
         }
+        // The batch path (branch-free scan over prefetched lines) agrees too.
+        let bodies: Vec<u64> = (0..KEYS + 400).map(body).collect();
+        let mut out = vec![ListFlags::NONE; bodies.len()];
+        idx.flags_many(&bodies, &mut out);
+        for (b, f) in bodies.iter().zip(&out) {
+            prop_assert_eq!(f.0, m.flags(*b), "flags_many of {}", b);
+        }
         for t in 0..6 {
             prop_assert_eq!(idx.is_tac_barred(tac(t)), m.tacs.contains(&tac(t)));
         }
