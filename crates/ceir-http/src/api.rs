@@ -230,22 +230,35 @@ pub fn basis_str(b: Basis) -> &'static str {
     }
 }
 
-/// Assembles a device's view; shared by the API and the CLI's `check`.
-pub async fn device_view(state: &AppState, imei: Imei) -> Result<DeviceView, ApiError> {
-    let (status, basis) = state.registry.check(imei, None);
-    let store = state.registry.store();
-    let mut entries: Vec<EntryView> = store
+/// Every entry that bears on a device: its own (lists and exception pairs) and its TAC's bar.
+/// IMEI bodies and TACs share the `subject` column, so each lookup keeps only its own kind.
+pub async fn device_entries(
+    store: &dyn ceir_store::Store,
+    imei: Imei,
+) -> Result<Vec<Entry>, ApiError> {
+    let mut entries: Vec<Entry> = store
         .entries_of(imei.body())
         .await?
         .into_iter()
         .filter(|e| !matches!(e.subject, Subject::Tac(_)))
-        .map(EntryView::from)
         .collect();
     for e in store.entries_of(u64::from(imei.tac().get())).await? {
         if matches!(e.subject, Subject::Tac(_)) {
-            entries.push(e.into());
+            entries.push(e);
         }
     }
+    Ok(entries)
+}
+
+/// Assembles a device's view; shared by the API and the CLI's `check`.
+pub async fn device_view(state: &AppState, imei: Imei) -> Result<DeviceView, ApiError> {
+    let (status, basis) = state.registry.check(imei, None);
+    let store = state.registry.store();
+    let entries = device_entries(store.as_ref(), imei)
+        .await?
+        .into_iter()
+        .map(EntryView::from)
+        .collect();
     Ok(DeviceView {
         imei: imei.to_string(),
         tac: imei.tac().to_string(),

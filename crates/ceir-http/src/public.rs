@@ -45,12 +45,7 @@ pub async fn check(
     let store = state.registry.store();
     let mut reasons: Vec<String> = Vec::new();
     let mut registered = false;
-    for e in store
-        .entries_of(imei.body())
-        .await?
-        .into_iter()
-        .chain(store.entries_of(u64::from(imei.tac().get())).await?)
-    {
+    for e in crate::api::device_entries(store.as_ref(), imei).await? {
         match (e.list, e.subject) {
             (ListKind::Blocked, Subject::Imei(i)) if i == imei => {
                 reasons.push(e.reason.as_str().into())
