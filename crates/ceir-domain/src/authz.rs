@@ -91,10 +91,12 @@ pub enum Capability {
     ReadCatalog,
     /// Replace the TAC catalog.
     ManageCatalog,
+    /// See subscriber identifiers (IMSI, MSISDN) in full; an operator only its own subscribers'.
+    ReadSubscriberData,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::ReadLists,
         Capability::Block,
         Capability::Track,
@@ -103,6 +105,7 @@ impl Capability {
         Capability::BarTac,
         Capability::ReadCatalog,
         Capability::ManageCatalog,
+        Capability::ReadSubscriberData,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -114,6 +117,7 @@ impl Capability {
             Capability::BarTac => "bar_tac",
             Capability::ReadCatalog => "read_catalog",
             Capability::ManageCatalog => "manage_catalog",
+            Capability::ReadSubscriberData => "read_subscriber_data",
         }
     }
     /// The capability needed to change a list.
@@ -140,7 +144,23 @@ pub fn grants(kind: OrgKind, role: Role, cap: Capability) -> bool {
         Permit => writes && matches!(kind, Regulator | Manufacturer | System),
         ManageExceptions => writes && matches!(kind, Regulator | Operator | System),
         BarTac | ManageCatalog => writes && matches!(kind, Regulator | System),
+        // Those who act on subscribers: the regulator, police investigating, and operators for
+        // their own subscribers (the PLMN check is in `sees_subscriber`). Viewers never do.
+        ReadSubscriberData => {
+            writes && matches!(kind, Regulator | LawEnforcement | Operator | System)
+        }
     }
+}
+
+/// May `actor` see this subscriber's identifier in full? `own_plmns` are the networks the actor's
+/// organisation runs (empty unless it is an operator): an operator sees only its subscribers.
+pub fn sees_subscriber(
+    actor: &Actor,
+    home: crate::ids::Plmn,
+    own_plmns: &[crate::ids::Plmn],
+) -> bool {
+    actor.can(Capability::ReadSubscriberData)
+        && (actor.org_kind != OrgKind::Operator || own_plmns.contains(&home))
 }
 
 /// Who is acting: an organisation, a person or client within it, and their role.
@@ -192,14 +212,14 @@ mod tests {
         }
         let read = "read_lists read_catalog";
         let expected = format!(
-            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
+            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data
+regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data
 regulator/viewer: {read}
-operator/admin: read_lists manage_exceptions read_catalog
-operator/officer: read_lists manage_exceptions read_catalog
+operator/admin: read_lists manage_exceptions read_catalog read_subscriber_data
+operator/officer: read_lists manage_exceptions read_catalog read_subscriber_data
 operator/viewer: {read}
-law_enforcement/admin: read_lists block track read_catalog
-law_enforcement/officer: read_lists block track read_catalog
+law_enforcement/admin: read_lists block track read_catalog read_subscriber_data
+law_enforcement/officer: read_lists block track read_catalog read_subscriber_data
 law_enforcement/viewer: {read}
 embassy/admin: {read}
 embassy/officer: {read}
@@ -213,11 +233,57 @@ bank/viewer: {read}
 partner_node/admin: {read}
 partner_node/officer: {read}
 partner_node/viewer: {read}
-system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
+system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data
+system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data
 system/viewer: {read}
 "
         );
         assert_eq!(table, expected);
+    }
+
+    #[test]
+    fn operators_see_only_their_own_subscribers() {
+        use crate::ids::Plmn;
+        let azercell = Plmn::parse("400-01").unwrap();
+        let bakcell = Plmn::parse("400-02").unwrap();
+        let actor = |org_kind, role| Actor {
+            org: "x".into(),
+            org_kind,
+            user: "u".into(),
+            role,
+        };
+        let op = actor(OrgKind::Operator, Role::Officer);
+        assert!(sees_subscriber(&op, azercell, &[azercell]));
+        assert!(!sees_subscriber(&op, bakcell, &[azercell]));
+        assert!(!sees_subscriber(
+            &actor(OrgKind::Operator, Role::Viewer),
+            azercell,
+            &[azercell]
+        ));
+        assert!(sees_subscriber(
+            &actor(OrgKind::LawEnforcement, Role::Officer),
+            bakcell,
+            &[]
+        ));
+        assert!(sees_subscriber(
+            &actor(OrgKind::Regulator, Role::Admin),
+            bakcell,
+            &[]
+        ));
+        assert!(!sees_subscriber(
+            &actor(OrgKind::Regulator, Role::Viewer),
+            bakcell,
+            &[]
+        ));
+        assert!(!sees_subscriber(
+            &actor(OrgKind::Bank, Role::Admin),
+            bakcell,
+            &[]
+        ));
+        assert!(!sees_subscriber(
+            &actor(OrgKind::Embassy, Role::Admin),
+            bakcell,
+            &[]
+        ));
     }
 }

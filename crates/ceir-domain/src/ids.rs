@@ -365,6 +365,15 @@ impl Imsi {
             len: s.len() as u8,
         })
     }
+    /// The home network's digits kept, the subscriber part (MSIN) hidden: `40001**********`.
+    /// For callers who may see that a device is paired, not with whom.
+    pub fn masked(self) -> String {
+        let keep = 3 + usize::from(self.plmn().mnc_digits);
+        self.to_string()
+            .char_indices()
+            .map(|(i, c)| if i < keep { c } else { '*' })
+            .collect()
+    }
     // `len` is in 5..=15, so a 3-digit MNC may leave no MSIN digits; the subtractions saturate
     // so that no field value can panic.
     pub const fn mcc(self) -> u16 {
@@ -712,6 +721,19 @@ impl fmt::Display for Gpsi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_imsi_keeps_only_the_home_network() {
+        assert_eq!(
+            Imsi::parse("400011234567890").unwrap().masked(),
+            "40001**********"
+        );
+        // 310-150 is a 3-digit-MNC network.
+        assert_eq!(
+            Imsi::parse("310150123456789").unwrap().masked(),
+            "310150*********"
+        );
+    }
 
     #[test]
     fn ts_23_003_annex_b_example() {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod invalid;
 pub mod lists;
+pub mod redact;
 pub mod status;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

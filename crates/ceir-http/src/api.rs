@@ -8,8 +8,9 @@ use crate::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::Json;
-use ceir_domain::authz::Capability;
+use ceir_domain::authz::{sees_subscriber, Actor, Capability, OrgKind};
 use ceir_domain::catalog::TacModel;
+use ceir_domain::ids::Plmn;
 use ceir_domain::lists::{Country, EntryMeta, ListKind, NewEntry, Reason, Subject};
 use ceir_domain::status::Basis;
 use ceir_domain::{ErrorCode, Imei, Imsi, Tac, Timestamp};
@@ -110,11 +111,57 @@ impl From<TacModel> for ModelView {
     }
 }
 
-fn subject_fields(s: Subject) -> (Option<String>, Option<String>, Option<String>) {
-    match s {
-        Subject::Imei(i) => (Some(i.to_string()), None, None),
-        Subject::Pair(i, m) => (Some(i.to_string()), Some(m.to_string()), None),
-        Subject::Tac(t) => (None, None, Some(t.to_string())),
+/// Which subscriber identifiers one caller sees in full; the rest are masked to their home
+/// network (`40001**********`). The rule itself is `authz::sees_subscriber`.
+#[derive(Debug)]
+pub struct SubscriberVisibility {
+    actor: Actor,
+    own_plmns: Vec<Plmn>,
+}
+
+impl SubscriberVisibility {
+    pub async fn of(state: &AppState, actor: &Actor) -> Result<Self, ApiError> {
+        let own_plmns = if actor.org_kind == OrgKind::Operator {
+            state
+                .registry
+                .store()
+                .operators()
+                .await?
+                .into_iter()
+                .filter(|o| o.org.as_deref() == Some(actor.org.as_str()))
+                .filter_map(|o| Plmn::parse(&o.plmn).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(SubscriberVisibility {
+            actor: actor.clone(),
+            own_plmns,
+        })
+    }
+
+    /// The host's administrator at the command line, acting as the node itself.
+    pub fn local_admin() -> Self {
+        SubscriberVisibility {
+            actor: Actor::system("cli"),
+            own_plmns: Vec::new(),
+        }
+    }
+
+    pub fn imsi(&self, imsi: Imsi) -> String {
+        if sees_subscriber(&self.actor, imsi.plmn(), &self.own_plmns) {
+            imsi.to_string()
+        } else {
+            imsi.masked()
+        }
+    }
+
+    fn subject_fields(&self, s: Subject) -> (Option<String>, Option<String>, Option<String>) {
+        match s {
+            Subject::Imei(i) => (Some(i.to_string()), None, None),
+            Subject::Pair(i, m) => (Some(i.to_string()), Some(self.imsi(m)), None),
+            Subject::Tac(t) => (None, None, Some(t.to_string())),
+        }
     }
 }
 
@@ -123,7 +170,8 @@ fn subject_fields(s: Subject) -> (Option<String>, Option<String>, Option<String>
 pub struct EntryView {
     pub list: String,
     pub imei: Option<String>,
-    /// Only for exceptions; an IMSI is personal data.
+    /// Only for exceptions. An IMSI is personal data: shown in full only to callers with
+    /// `read_subscriber_data` (operators: their own subscribers), else as `40001**********`.
     pub imsi: Option<String>,
     pub tac: Option<String>,
     /// The organisation that placed the entry and alone (with the regulator) may lift it.
@@ -138,9 +186,9 @@ pub struct EntryView {
     pub seq: u64,
 }
 
-impl From<Entry> for EntryView {
-    fn from(e: Entry) -> Self {
-        let (imei, imsi, tac) = subject_fields(e.subject);
+impl EntryView {
+    pub fn new(e: Entry, vis: &SubscriberVisibility) -> Self {
+        let (imei, imsi, tac) = vis.subject_fields(e.subject);
         EntryView {
             list: e.list.as_str().into(),
             imei,
@@ -168,6 +216,7 @@ pub struct HistoryView {
     pub action: String,
     pub list: String,
     pub imei: Option<String>,
+    /// As in `EntryView`: in full only for callers who may see this subscriber.
     pub imsi: Option<String>,
     pub tac: Option<String>,
     pub org: String,
@@ -180,9 +229,9 @@ pub struct HistoryView {
     pub expires_at: Option<String>,
 }
 
-impl From<HistoryRow> for HistoryView {
-    fn from(h: HistoryRow) -> Self {
-        let (imei, imsi, tac) = subject_fields(h.subject);
+impl HistoryView {
+    pub fn new(h: HistoryRow, vis: &SubscriberVisibility) -> Self {
+        let (imei, imsi, tac) = vis.subject_fields(h.subject);
         HistoryView {
             seq: h.seq,
             at: rfc3339(h.at),
@@ -250,14 +299,19 @@ pub async fn device_entries(
     Ok(entries)
 }
 
-/// Assembles a device's view; shared by the API and the CLI's `check`.
-pub async fn device_view(state: &AppState, imei: Imei) -> Result<DeviceView, ApiError> {
+/// Assembles a device's view as `actor` may see it; shared by the API and the CLI's `check`.
+pub async fn device_view(
+    state: &AppState,
+    actor: &Actor,
+    imei: Imei,
+) -> Result<DeviceView, ApiError> {
     let (status, basis) = state.registry.check(imei, None);
     let store = state.registry.store();
+    let vis = SubscriberVisibility::of(state, actor).await?;
     let entries = device_entries(store.as_ref(), imei)
         .await?
         .into_iter()
-        .map(EntryView::from)
+        .map(|e| EntryView::new(e, &vis))
         .collect();
     Ok(DeviceView {
         imei: imei.to_string(),
@@ -279,9 +333,9 @@ pub async fn get_device(
     caller: Caller,
     Path(imei): Path<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    caller.require(Capability::ReadLists)?;
+    let actor = caller.require(Capability::ReadLists)?;
     let imei = Imei::parse_typed(&imei).map_err(|e| id_err("imei", e))?;
-    Ok(Json(device_view(&state, imei).await?))
+    Ok(Json(device_view(&state, actor, imei).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/{imei}/history", tag = "devices",
@@ -293,13 +347,14 @@ pub async fn get_history(
     caller: Caller,
     Path(imei): Path<String>,
 ) -> Result<Json<Vec<HistoryView>>, ApiError> {
-    caller.require(Capability::ReadLists)?;
+    let actor = caller.require(Capability::ReadLists)?;
     let imei = Imei::parse_typed(&imei).map_err(|e| id_err("imei", e))?;
     let rows = state.registry.store().history_of(imei.body()).await?;
+    let vis = SubscriberVisibility::of(&state, actor).await?;
     Ok(Json(
         rows.into_iter()
             .filter(|h| !matches!(h.subject, Subject::Tac(_)))
-            .map(HistoryView::from)
+            .map(|h| HistoryView::new(h, &vis))
             .collect(),
     ))
 }
@@ -320,8 +375,8 @@ pub struct EntryPage {
     pub next: Option<String>,
 }
 
-fn parse_cursor(s: &str) -> Result<(u64, u64, String), ApiError> {
-    let mut it = s.splitn(3, '.');
+fn parse_cursor(s: &str) -> Result<(u64, u64), ApiError> {
+    let mut it = s.splitn(2, '.');
     let bad = || {
         ApiError::param(
             ErrorCode::InvalidRequest,
@@ -331,8 +386,7 @@ fn parse_cursor(s: &str) -> Result<(u64, u64, String), ApiError> {
     };
     let a = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
     let b = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-    let c = it.next().ok_or_else(bad)?.to_owned();
-    Ok((a, b, c))
+    Ok((a, b))
 }
 
 #[utoipa::path(get, path = "/api/v1/lists/{list}", tag = "lists",
@@ -345,22 +399,25 @@ pub async fn get_list(
     Path(list): Path<String>,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EntryPage>, ApiError> {
-    caller.require(Capability::ReadLists)?;
+    let actor = caller.require(Capability::ReadLists)?;
     let list = parse_list(&list)?;
     let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
     let entries = state.registry.store().entries(list, after, limit).await?;
     let next = if entries.len() == limit as usize {
-        entries.last().map(|e| {
-            let (s, m) = ceir_store::subject_key(e.subject);
-            format!("{s}.{m}.{}", e.org)
-        })
+        entries
+            .last()
+            .map(|e| format!("{}.{}", ceir_store::subject_key(e.subject).0, e.seq))
     } else {
         None
     };
+    let vis = SubscriberVisibility::of(&state, actor).await?;
     Ok(Json(EntryPage {
-        items: entries.into_iter().map(EntryView::from).collect(),
+        items: entries
+            .into_iter()
+            .map(|e| EntryView::new(e, &vis))
+            .collect(),
         next,
     }))
 }
@@ -653,6 +710,9 @@ pub struct OperatorView {
     pub plmn: String,
     pub name: String,
     pub country: String,
+    /// The operator organisation on this node that runs the network (none for the partner
+    /// country's networks).
+    pub org: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/operators", tag = "node",
@@ -670,6 +730,7 @@ pub async fn get_operators(
                 plmn: o.plmn,
                 name: o.name,
                 country: o.country.to_string(),
+                org: o.org,
             })
             .collect(),
     ))

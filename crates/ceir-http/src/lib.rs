@@ -203,7 +203,7 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     let res = next.run(req).await;
     let status = res.status().as_u16();
     state.metrics.http(&route, status);
-    tracing::info!(request_id = %id, %method, route = %route, status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
+    tracing::info!(request_id = %id, %method, route = %route, status, elapsed_us = started.elapsed().as_micros() as u64, "request");
     res
 }
 

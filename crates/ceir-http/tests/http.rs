@@ -797,3 +797,75 @@ async fn public_check_tells_a_buyer_only_what_they_need() {
         .unwrap()
         .contains("Check a phone before you buy it"));
 }
+
+/// IMSIs are personal data: in full for the regulator's and police's staff and for the operator
+/// whose network they belong to; masked to the home network for everyone else. Paging cursors
+/// never carry them.
+#[tokio::test]
+async fn subscriber_identifiers_only_for_those_who_need_them() {
+    let n = sqlite_node(UnlistedPolicy::Unknown).await;
+    populate(&n).await;
+    let store = n.registry.store();
+    let bind = |org: Option<&str>| ceir_store::Operator {
+        plmn: "400-01".into(),
+        name: "Azercell".into(),
+        country: Country::AZ,
+        org: org.map(String::from),
+    };
+    store
+        .upsert_operator(&bind(Some(&org_id(OrgKind::Operator))))
+        .await
+        .unwrap();
+    let masked = "40001**********";
+    let imsi_seen = |v: &Value| -> Vec<String> {
+        v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["imsi"].as_str().map(String::from))
+            .collect()
+    };
+    for kind in OrgKind::ALL {
+        for role in Role::ALL {
+            let (status, v) = n
+                .get(
+                    Some(n.token(kind, role)),
+                    &format!("/api/v1/devices/{PAIRED}"),
+                )
+                .await;
+            assert_eq!(status, 200);
+            let full = role != Role::Viewer
+                && matches!(
+                    kind,
+                    OrgKind::Regulator
+                        | OrgKind::LawEnforcement
+                        | OrgKind::Operator
+                        | OrgKind::System
+                );
+            let want = if full { IMSI } else { masked };
+            assert_eq!(imsi_seen(&v), vec![want.to_string()], "{kind:?}/{role:?}");
+            let (_, h) = n
+                .get(
+                    Some(n.token(kind, role)),
+                    &format!("/api/v1/devices/{PAIRED}/history"),
+                )
+                .await;
+            let in_history: Vec<&str> = h
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["imsi"].as_str())
+                .collect();
+            assert_eq!(in_history, vec![want], "{kind:?}/{role:?} history");
+        }
+    }
+    // The same operator, once the network is not its own, sees the mask.
+    store.upsert_operator(&bind(None)).await.unwrap();
+    let op = n.token(OrgKind::Operator, Role::Admin);
+    let (_, v) = n.get(Some(op), &format!("/api/v1/devices/{PAIRED}")).await;
+    assert_eq!(imsi_seen(&v), vec![masked.to_string()]);
+    let (_, page) = n.get(Some(op), "/api/v1/lists/exception?limit=1").await;
+    assert_eq!(page["items"][0]["imsi"], masked);
+    let next = page["next"].as_str().unwrap();
+    assert!(!next.contains("1234567890"), "cursor {next} leaks the IMSI");
+}

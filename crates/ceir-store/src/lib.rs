@@ -209,6 +209,8 @@ pub struct Operator {
     pub plmn: String,
     pub name: String,
     pub country: Country,
+    /// The operator organisation on this node that runs the network, if any.
+    pub org: Option<String>,
 }
 
 /// Where a catalog comes from and how cautious to be with it.
@@ -262,10 +264,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn next_expiry(&self) -> Result<Option<Timestamp>>;
 
     async fn entries_of(&self, subject_key: u64) -> Result<Vec<Entry>>;
+    /// One page of a list, in (subject, seq) order, after the `(subject, seq)` of the last entry
+    /// of the previous page. The seq (unique per entry) keeps subscriber identifiers out of
+    /// paging cursors.
     async fn entries(
         &self,
         list: ListKind,
-        after: Option<(u64, u64, String)>,
+        after: Option<(u64, u64)>,
         limit: u32,
     ) -> Result<Vec<Entry>>;
     async fn history_of(&self, subject_key: u64) -> Result<Vec<HistoryRow>>;

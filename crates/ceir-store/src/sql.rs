@@ -784,21 +784,20 @@ impl Store for SqlStore {
     async fn entries(
         &self,
         list: ListKind,
-        after: Option<(u64, u64, String)>,
+        after: Option<(u64, u64)>,
         limit: u32,
     ) -> Result<Vec<Entry>> {
-        let (s, m, o) = after.unwrap_or((0, 0, String::new()));
-        let first = o.is_empty() && s == 0 && m == 0;
+        let (s, q) = after.unwrap_or((0, 0));
+        let first = after.is_none();
         let rows: Vec<EntryRow> = on_pool!(&self.pool, p => {
             sqlx::query_as::<_, EntryRow>(&format!(
-                "SELECT {ENTRY_COLS} FROM list_entry WHERE list = $1 AND ($2 = 1 OR subject > $3 OR (subject = $3 AND imsi > $4) OR (subject = $3 AND imsi = $4 AND org > $5)) \
-                 ORDER BY subject, imsi, org LIMIT $6"
+                "SELECT {ENTRY_COLS} FROM list_entry WHERE list = $1 AND ($2 = 1 OR subject > $3 OR (subject = $3 AND seq > $4)) \
+                 ORDER BY subject, seq LIMIT $5"
             ))
             .bind(list.as_str())
             .bind(i64::from(first))
             .bind(i(s))
-            .bind(i(m))
-            .bind(o)
+            .bind(i(q))
             .bind(i64::from(limit))
             .fetch_all(p)
             .await?
@@ -1095,10 +1094,11 @@ impl Store for SqlStore {
 
     async fn upsert_operator(&self, op: &Operator) -> Result<()> {
         on_pool!(&self.pool, p => {
-            sqlx::query("INSERT INTO operator (plmn, name, country) VALUES ($1, $2, $3) ON CONFLICT (plmn) DO UPDATE SET name = excluded.name, country = excluded.country")
+            sqlx::query("INSERT INTO operator (plmn, name, country, org) VALUES ($1, $2, $3, $4) ON CONFLICT (plmn) DO UPDATE SET name = excluded.name, country = excluded.country, org = excluded.org")
                 .bind(&op.plmn)
                 .bind(&op.name)
                 .bind(op.country.as_str())
+                .bind(op.org.as_deref())
                 .execute(p)
                 .await?;
         });
@@ -1106,15 +1106,17 @@ impl Store for SqlStore {
     }
 
     async fn operators(&self) -> Result<Vec<Operator>> {
-        let rows: Vec<(String, String, String)> = on_pool!(&self.pool, p => {
-            sqlx::query_as::<_, (String, String, String)>("SELECT plmn, name, country FROM operator ORDER BY plmn").fetch_all(p).await?
+        type Row = (String, String, String, Option<String>);
+        let rows: Vec<Row> = on_pool!(&self.pool, p => {
+            sqlx::query_as::<_, Row>("SELECT plmn, name, country, org FROM operator ORDER BY plmn").fetch_all(p).await?
         });
         rows.into_iter()
-            .map(|(plmn, name, c)| {
+            .map(|(plmn, name, c, org)| {
                 Ok(Operator {
                     plmn,
                     name,
                     country: Country::parse(&c).map_err(|e| corrupt("country", e))?,
+                    org,
                 })
             })
             .collect()

@@ -463,25 +463,38 @@ async fn list_pages(s: &SqlStore) {
         })
         .collect();
     s.apply(&changes, &regulator(), T0, false).await.unwrap();
-    let mut seen = 0;
-    let mut after = None;
-    loop {
-        let page = s
-            .entries(ListKind::Permitted, after.clone(), 10)
-            .await
-            .unwrap();
-        seen += page.len();
-        let Some(last) = page.last() else { break };
-        let (a, b) = ceir_store::subject_key(last.subject);
-        after = Some((a, b, last.org.clone()));
-        if page.len() < 10 {
-            break;
+    // One IMEI paired with 12 IMSIs: many entries share a subject, so pages split inside it.
+    let imei = Imei::from_body(86_100_000_000_000).unwrap();
+    let pairs: Vec<ListChange> = (0..12u64)
+        .map(|n| {
+            let imsi = Imsi::parse(&format!("40001{:010}", 1_000 + n)).unwrap();
+            add(
+                ListKind::Exception,
+                Subject::Pair(imei, imsi),
+                Reason::Paired,
+            )
+        })
+        .collect();
+    s.apply(&pairs, &regulator(), T0, false).await.unwrap();
+    for (list, total, page_size) in [(ListKind::Permitted, 25, 10), (ListKind::Exception, 12, 5)] {
+        let mut seen = std::collections::HashSet::new();
+        let mut after = None;
+        loop {
+            let page = s.entries(list, after, page_size).await.unwrap();
+            for e in &page {
+                assert!(seen.insert((e.subject, e.seq)), "{e:?} came twice");
+            }
+            let Some(last) = page.last() else { break };
+            after = Some((ceir_store::subject_key(last.subject).0, last.seq));
+            if page.len() < page_size as usize {
+                break;
+            }
         }
+        assert_eq!(seen.len(), total, "{list:?}");
     }
-    assert_eq!(seen, 25);
     assert_eq!(
         s.list_counts().await.unwrap(),
-        vec![(ListKind::Permitted, 25)]
+        vec![(ListKind::Exception, 12), (ListKind::Permitted, 25)]
     );
 }
 

@@ -129,21 +129,23 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
         store.upsert_organisation(o, now).await?;
     }
     // MCC-MNC allocations of both countries (ITU-T E.212 national plans).
-    for (plmn, name, c) in [
-        ("400-01", "Azercell", az),
-        ("400-02", "Bakcell", az),
-        ("400-04", "Nar", az),
-        ("400-06", "Naxtel", az),
-        ("434-04", "Beeline Uzbekistan", uz),
-        ("434-05", "Ucell", uz),
-        ("434-06", "Perfectum Mobile", uz),
-        ("434-07", "Mobiuz", uz),
+    // The partner country's networks have no organisation on this node.
+    for (plmn, name, c, org) in [
+        ("400-01", "Azercell", az, Some("azercell")),
+        ("400-02", "Bakcell", az, Some("bakcell")),
+        ("400-04", "Nar", az, Some("nar")),
+        ("400-06", "Naxtel", az, Some("naxtel")),
+        ("434-04", "Beeline Uzbekistan", uz, None),
+        ("434-05", "Ucell", uz, None),
+        ("434-06", "Perfectum Mobile", uz, None),
+        ("434-07", "Mobiuz", uz, None),
     ] {
         store
             .upsert_operator(&Operator {
                 plmn: plmn.into(),
                 name: name.into(),
                 country: c,
+                org: org.map(String::from),
             })
             .await?;
     }

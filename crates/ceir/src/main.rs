@@ -161,8 +161,13 @@ enum TokenCmd {
         /// regulator, operator, law_enforcement, embassy, manufacturer, bank or partner_node.
         #[arg(long)]
         kind: String,
+        /// For an embassy: the country it represents (it is located in this node's country).
         #[arg(long)]
         country: String,
+        /// For an operator: a network it runs, as MCC-MNC (repeat for several). Binds the
+        /// network to the organisation, which then sees its own subscribers' identifiers.
+        #[arg(long = "plmn")]
+        plmns: Vec<String>,
     },
     /// Create an API token; the secret is shown once.
     Create {
@@ -183,13 +188,30 @@ enum TokenCmd {
     Revoke { id: String },
 }
 
+/// Every log line passes through [`ceir_domain::redact::redact`] on its way to stderr, so that a
+/// subscriber identifier, contact or token echoed by any library never reaches the log.
+struct RedactingWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The formatter hands over one whole event per call, so no value is split across calls.
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(ceir_domain::redact::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("CEIR_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| RedactingWriter(std::io::stderr()));
     if json {
         b.json().init();
     } else {
@@ -309,7 +331,7 @@ async fn run(cli: Cli) -> Result<()> {
             let reg = Registry::open(store, Arc::new(SystemClock), cfg.policy()?).await?;
             let (status, basis) = reg.check(imei, imsi);
             let state = ceir_http::AppState::new(Arc::new(reg), cfg.country()?);
-            let view = ceir_http::api::device_view(&state, imei)
+            let view = ceir_http::api::device_view(&state, &Actor::system("cli"), imei)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.detail))?;
             println!("IMEI     {}", view.imei);
@@ -667,7 +689,10 @@ async fn list(cfg: &Config, cmd: ListCmd) -> Result<()> {
                     }
                 );
                 for e in entries {
-                    let v = ceir_http::api::EntryView::from(e);
+                    let v = ceir_http::api::EntryView::new(
+                        e,
+                        &ceir_http::api::SubscriberVisibility::local_admin(),
+                    );
                     let id = v.imei.clone().or(v.tac.clone()).unwrap_or_default();
                     println!(
                         "{id:<16} {:<16} {:<13} {:<14} {} {}",
@@ -682,7 +707,10 @@ async fn list(cfg: &Config, cmd: ListCmd) -> Result<()> {
             }
             let imei = Imei::parse_typed(&what).with_context(|| format!("{what:?} is neither a list (blocked, tracked, permitted, exception, barred_tac) nor an IMEI"))?;
             for h in store.history_of(imei.body()).await? {
-                let v = ceir_http::api::HistoryView::from(h);
+                let v = ceir_http::api::HistoryView::new(
+                    h,
+                    &ceir_http::api::SubscriberVisibility::local_admin(),
+                );
                 println!(
                     "#{:<6} {} {:<7} {:<10} {:<13} entry of {:<14} by {}/{}{}",
                     v.seq,
@@ -725,9 +753,22 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
             name,
             kind,
             country,
+            plmns,
         } => {
             let kind = OrgKind::parse(&kind).context("kind: use regulator, operator, law_enforcement, embassy, manufacturer, bank or partner_node")?;
             let country = ceir_domain::lists::Country::parse(&country)?;
+            let home = cfg.country()?;
+            if matches!(kind, OrgKind::Embassy | OrgKind::PartnerNode) && country == home {
+                bail!("an {kind} on this node belongs to the partner country (it is located in {home}); give --country of the country it represents");
+            }
+            if !plmns.is_empty() && kind != OrgKind::Operator {
+                bail!("--plmn binds networks to an operator; {id} is a {kind}");
+            }
+            let plmns = plmns
+                .iter()
+                .map(|p| ceir_domain::ids::Plmn::parse(p).map(|p| p.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+                .context("--plmn takes MCC-MNC, e.g. 400-01")?;
             store
                 .upsert_organisation(
                     &ceir_store::Organisation {
@@ -739,7 +780,22 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
                     now,
                 )
                 .await?;
+            let known = store.operators().await?;
+            for plmn in &plmns {
+                let existing = known.iter().find(|o| &o.plmn == plmn);
+                store
+                    .upsert_operator(&ceir_store::Operator {
+                        plmn: plmn.clone(),
+                        name: existing.map_or_else(|| id.clone(), |o| o.name.clone()),
+                        country: existing.map_or(country, |o| o.country),
+                        org: Some(id.clone()),
+                    })
+                    .await?;
+            }
             println!("organisation {id} ({kind}) registered");
+            if !plmns.is_empty() {
+                println!("networks bound to {id}: {}", plmns.join(", "));
+            }
         }
         TokenCmd::Create {
             org,
@@ -769,4 +825,22 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RedactingWriter;
+    use std::io::Write;
+
+    #[test]
+    fn log_writer_masks_what_it_is_given() {
+        let mut w = RedactingWriter(Vec::new());
+        w.write_all(b"store failure: Key (imsi)=(400011234567890) exists; contact a@b.az\n")
+            .unwrap();
+        let out = String::from_utf8(w.0).unwrap();
+        assert_eq!(
+            out,
+            "store failure: Key (imsi)=(***************) exists; contact <email>\n"
+        );
+    }
 }
