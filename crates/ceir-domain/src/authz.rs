@@ -91,10 +91,12 @@ pub enum Capability {
     ReadCatalog,
     /// Replace the TAC catalog.
     ManageCatalog,
+    /// Read and export the audit log (the regulator's oversight).
+    ReadAudit,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::ReadLists,
         Capability::Block,
         Capability::Track,
@@ -103,6 +105,7 @@ impl Capability {
         Capability::BarTac,
         Capability::ReadCatalog,
         Capability::ManageCatalog,
+        Capability::ReadAudit,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -114,6 +117,7 @@ impl Capability {
             Capability::BarTac => "bar_tac",
             Capability::ReadCatalog => "read_catalog",
             Capability::ManageCatalog => "manage_catalog",
+            Capability::ReadAudit => "read_audit",
         }
     }
     /// The capability needed to change a list.
@@ -140,6 +144,8 @@ pub fn grants(kind: OrgKind, role: Role, cap: Capability) -> bool {
         Permit => writes && matches!(kind, Regulator | Manufacturer | System),
         ManageExceptions => writes && matches!(kind, Regulator | Operator | System),
         BarTac | ManageCatalog => writes && matches!(kind, Regulator | System),
+        // Oversight is the regulator's, at every role: reading the log changes nothing.
+        ReadAudit => matches!(kind, Regulator | System),
     }
 }
 
@@ -191,10 +197,11 @@ mod tests {
             }
         }
         let read = "read_lists read_catalog";
+        let oversee = "read_lists read_catalog read_audit";
         let expected = format!(
-            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-regulator/viewer: {read}
+            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_audit
+regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_audit
+regulator/viewer: {oversee}
 operator/admin: read_lists manage_exceptions read_catalog
 operator/officer: read_lists manage_exceptions read_catalog
 operator/viewer: {read}
@@ -213,9 +220,9 @@ bank/viewer: {read}
 partner_node/admin: {read}
 partner_node/officer: {read}
 partner_node/viewer: {read}
-system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-system/viewer: {read}
+system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_audit
+system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_audit
+system/viewer: {oversee}
 "
         );
         assert_eq!(table, expected);
