@@ -2,12 +2,14 @@
 //!
 //! Wire types live here and only here; handlers translate them to domain types at the edge.
 
+use crate::audit::{record_personal_read, ReqId};
 use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::Json;
+use ceir_domain::audit::ObjectRef;
 use ceir_domain::authz::Capability;
 use ceir_domain::catalog::TacModel;
 use ceir_domain::lists::{Country, EntryMeta, ListKind, NewEntry, Reason, Subject};
@@ -277,11 +279,24 @@ pub async fn device_view(state: &AppState, imei: Imei) -> Result<DeviceView, Api
 pub async fn get_device(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path(imei): Path<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    caller.require(Capability::ReadLists)?;
+    let actor = caller.require(Capability::ReadLists)?;
     let imei = Imei::parse_typed(&imei).map_err(|e| id_err("imei", e))?;
-    Ok(Json(device_view(&state, imei).await?))
+    let view = device_view(&state, imei).await?;
+    // Exception pairs show their subscribers' IMSIs: the read is audited before it is answered.
+    let pairs = view.entries.iter().filter(|e| e.imsi.is_some()).count();
+    if pairs > 0 {
+        record_personal_read(
+            &state,
+            &rid.context(actor),
+            ObjectRef::imei(imei),
+            serde_json::json!({"route": "device", "fields": ["imsi"], "entries": pairs}),
+        )
+        .await?;
+    }
+    Ok(Json(view))
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/{imei}/history", tag = "devices",
@@ -291,17 +306,28 @@ pub async fn get_device(
 pub async fn get_history(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path(imei): Path<String>,
 ) -> Result<Json<Vec<HistoryView>>, ApiError> {
-    caller.require(Capability::ReadLists)?;
+    let actor = caller.require(Capability::ReadLists)?;
     let imei = Imei::parse_typed(&imei).map_err(|e| id_err("imei", e))?;
     let rows = state.registry.store().history_of(imei.body()).await?;
-    Ok(Json(
-        rows.into_iter()
-            .filter(|h| !matches!(h.subject, Subject::Tac(_)))
-            .map(HistoryView::from)
-            .collect(),
-    ))
+    let rows: Vec<HistoryView> = rows
+        .into_iter()
+        .filter(|h| !matches!(h.subject, Subject::Tac(_)))
+        .map(HistoryView::from)
+        .collect();
+    let pairs = rows.iter().filter(|h| h.imsi.is_some()).count();
+    if pairs > 0 {
+        record_personal_read(
+            &state,
+            &rid.context(actor),
+            ObjectRef::imei(imei),
+            serde_json::json!({"route": "history", "fields": ["imsi"], "rows": pairs}),
+        )
+        .await?;
+    }
+    Ok(Json(rows))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -342,10 +368,11 @@ fn parse_cursor(s: &str) -> Result<(u64, u64, String), ApiError> {
 pub async fn get_list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path(list): Path<String>,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EntryPage>, ApiError> {
-    caller.require(Capability::ReadLists)?;
+    let actor = caller.require(Capability::ReadLists)?;
     let list = parse_list(&list)?;
     let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
@@ -359,6 +386,15 @@ pub async fn get_list(
     } else {
         None
     };
+    if list == ListKind::Exception && !entries.is_empty() {
+        record_personal_read(
+            &state,
+            &rid.context(actor),
+            ObjectRef::list(list),
+            serde_json::json!({"route": "list", "fields": ["imsi"], "entries": entries.len()}),
+        )
+        .await?;
+    }
     Ok(Json(EntryPage {
         items: entries.into_iter().map(EntryView::from).collect(),
         next,
@@ -503,6 +539,7 @@ pub fn to_new_entry(
 pub async fn add_entries(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path(list): Path<String>,
     ApiJson(body): ApiJson<AddBody>,
 ) -> Result<Json<ApplyView>, ApiError> {
@@ -536,7 +573,13 @@ pub async fn add_entries(
             &at,
         )?));
     }
-    Ok(Json(state.registry.apply(&changes, actor).await?.into()))
+    Ok(Json(
+        state
+            .registry
+            .apply(&changes, &rid.context(actor))
+            .await?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -555,6 +598,7 @@ pub struct RemoveQuery {
 pub async fn remove_entry(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path((list, id)): Path<(String, String)>,
     q: Result<Query<RemoveQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ApplyView>, ApiError> {
@@ -582,7 +626,13 @@ pub async fn remove_entry(
         owner: q.owner,
         note: q.note,
     };
-    Ok(Json(state.registry.apply(&[change], actor).await?.into()))
+    Ok(Json(
+        state
+            .registry
+            .apply(&[change], &rid.context(actor))
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/tacs/{tac}", tag = "catalog",
