@@ -662,6 +662,17 @@ async fn list(cfg: &Config, cmd: ListCmd) -> Result<()> {
         ListCmd::Show { what, limit } => {
             if let Ok(list) = ListKind::parse(&what) {
                 let entries = store.entries(list, None, limit).await?;
+                if list == ListKind::Exception && !entries.is_empty() {
+                    // The exception list shows subscribers' IMSIs: recorded before it is shown.
+                    let by = AuditContext::local(local_actor(store.as_ref(), None).await?);
+                    let entry = ceir_domain::audit::AuditEntry::new(
+                        &by,
+                        ceir_domain::audit::AuditAction::PersonalDataRead,
+                        ceir_domain::audit::ObjectRef::list(list),
+                        serde_json::json!({"route": "cli list show", "fields": ["imsi"], "entries": entries.len()}).to_string(),
+                    );
+                    store.audit_append(&entry, now).await?;
+                }
                 let total = store
                     .list_counts()
                     .await?

@@ -211,6 +211,17 @@ fn audit_verify_names_a_tampered_row() {
     assert_eq!(csv.lines().count(), 3, "header and two demo tokens: {csv}");
     let (ok, _, err) = run(ceir(dir.path()).args(["audit", "export", "--action", "nothing"]));
     assert!(!ok && err.contains("not an audit action"), "{err}");
+    // Showing the exception list shows IMSIs: that read is recorded, without the IMSI.
+    let (ok, out, _) = run(ceir(dir.path()).args(["list", "show", "exception"]));
+    assert!(ok && out.contains("400011234567890"), "{out}");
+    let (ok, reads, _) =
+        run(ceir(dir.path()).args(["audit", "export", "--action", "personal_data.read"]));
+    assert!(ok);
+    assert_eq!(reads.lines().count(), 1, "{reads}");
+    assert!(
+        reads.contains("\"object\":\"list:exception\"") && !reads.contains("400011234567890"),
+        "{reads}"
+    );
 
     // Someone with write access to the file rewrites who made change 5.
     let rt = tokio::runtime::Runtime::new().unwrap();
