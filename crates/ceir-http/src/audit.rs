@@ -120,6 +120,7 @@ pub struct AuditPage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// From this time on: RFC 3339 date-time or yyyy-mm-dd.
     pub since: Option<String>,
@@ -131,9 +132,23 @@ pub struct AuditQuery {
     pub action: Option<String>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,
-    /// At most 1000 (list only).
+    /// Records per page, 1 to 1000; default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
-    /// Export format: jsonl (default) or csv.
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// From this time on: RFC 3339 date-time or yyyy-mm-dd.
+    pub since: Option<String>,
+    /// Before this time: RFC 3339 date-time or yyyy-mm-dd.
+    pub until: Option<String>,
+    /// Only this acting organisation.
+    pub actor_org: Option<String>,
+    /// Only this action, e.g. list.add.
+    pub action: Option<String>,
+    /// jsonl (default) or csv.
     pub format: Option<String>,
 }
 
@@ -168,17 +183,9 @@ pub fn parse_filter(
     })
 }
 
-fn query_filter(
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<(AuditQuery, AuditFilter), ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
-    let f = parse_filter(
-        q.since.as_deref(),
-        q.until.as_deref(),
-        q.actor_org.clone(),
-        q.action.as_deref(),
-    )?;
-    Ok((q, f))
+fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
@@ -191,8 +198,21 @@ pub async fn list_audit(
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
     caller.require(Capability::ReadAudit)?;
-    let (q, filter) = query_filter(q)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let q = query(q)?;
+    let filter = parse_filter(
+        q.since.as_deref(),
+        q.until.as_deref(),
+        q.actor_org.clone(),
+        q.action.as_deref(),
+    )?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::param(
+            ErrorCode::InvalidRequest,
+            "limit",
+            "give 1 to 1000",
+        ));
+    }
     let after = q
         .after
         .as_deref()
@@ -302,16 +322,22 @@ impl ExportFormat {
 const EXPORT_PAGE: u32 = 1000;
 
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit",
-    params(AuditQuery),
+    params(ExportQuery),
     responses((status = 200, description = "The matching records, oldest first: JSON Lines (one AuditView per line) or CSV", content((String = "application/x-ndjson"), (String = "text/csv"))), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn export_audit(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Capability::ReadAudit)?;
-    let (q, filter) = query_filter(q)?;
+    let q = query(q)?;
+    let filter = parse_filter(
+        q.since.as_deref(),
+        q.until.as_deref(),
+        q.actor_org,
+        q.action.as_deref(),
+    )?;
     let format = match q.format.as_deref() {
         None => ExportFormat::Jsonl,
         Some(f) => ExportFormat::parse(f).ok_or_else(|| {

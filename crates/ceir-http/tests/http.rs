@@ -901,6 +901,11 @@ async fn the_audit_log_records_changes_and_personal_reads() {
         .get(Some(n.regulator()), "/api/v1/audit?since=yesterday")
         .await;
     assert_eq!(code, 400);
+    let (code, b) = n.get(Some(n.regulator()), "/api/v1/audit?limit=1001").await;
+    assert_eq!(
+        (code, b["invalidParams"][0]["param"].as_str()),
+        (400, Some("limit"))
+    );
 
     // Exports: JSON Lines carrying the chain, and CSV.
     let r = h2()

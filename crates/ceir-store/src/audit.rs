@@ -22,12 +22,6 @@ pub struct AuditFilter {
     pub action: Option<String>,
 }
 
-impl AuditFilter {
-    pub fn is_empty(&self) -> bool {
-        *self == AuditFilter::default()
-    }
-}
-
 /// Receives scanned records in `seq` order; `Break` stops the scan.
 pub type AuditSink<'a> = dyn FnMut(AuditRecord) -> ControlFlow<()> + Send + 'a;
 
