@@ -93,10 +93,12 @@ pub enum Capability {
     ManageCatalog,
     /// See subscriber identifiers (IMSI, MSISDN) in full; an operator only its own subscribers'.
     ReadSubscriberData,
+    /// Read and export the audit log (the regulator's oversight).
+    ReadAudit,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 9] = [
+    pub const ALL: [Capability; 10] = [
         Capability::ReadLists,
         Capability::Block,
         Capability::Track,
@@ -106,6 +108,7 @@ impl Capability {
         Capability::ReadCatalog,
         Capability::ManageCatalog,
         Capability::ReadSubscriberData,
+        Capability::ReadAudit,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -118,6 +121,7 @@ impl Capability {
             Capability::ReadCatalog => "read_catalog",
             Capability::ManageCatalog => "manage_catalog",
             Capability::ReadSubscriberData => "read_subscriber_data",
+            Capability::ReadAudit => "read_audit",
         }
     }
     /// The capability needed to change a list.
@@ -149,6 +153,8 @@ pub fn grants(kind: OrgKind, role: Role, cap: Capability) -> bool {
         ReadSubscriberData => {
             writes && matches!(kind, Regulator | LawEnforcement | Operator | System)
         }
+        // Oversight is the regulator's, at every role: reading the log changes nothing.
+        ReadAudit => matches!(kind, Regulator | System),
     }
 }
 
@@ -211,10 +217,11 @@ mod tests {
             }
         }
         let read = "read_lists read_catalog";
+        let oversee = "read_lists read_catalog read_audit";
         let expected = format!(
-            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data
-regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data
-regulator/viewer: {read}
+            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit
+regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit
+regulator/viewer: {oversee}
 operator/admin: read_lists manage_exceptions read_catalog read_subscriber_data
 operator/officer: read_lists manage_exceptions read_catalog read_subscriber_data
 operator/viewer: {read}
@@ -233,9 +240,9 @@ bank/viewer: {read}
 partner_node/admin: {read}
 partner_node/officer: {read}
 partner_node/viewer: {read}
-system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data
-system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data
-system/viewer: {read}
+system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit
+system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit
+system/viewer: {oversee}
 "
         );
         assert_eq!(table, expected);

@@ -2,6 +2,7 @@
 //!
 //! Nothing here performs I/O or is async; every other crate builds on these types.
 
+pub mod audit;
 pub mod authz;
 pub mod catalog;
 pub mod clock;

@@ -5,7 +5,7 @@
 //! database, or by the expiry sweep. One path means one ordering and no double application.
 
 use crate::index::StatusIndex;
-use ceir_domain::authz::Actor;
+use ceir_domain::audit::AuditContext;
 use ceir_domain::lists::ListKind;
 use ceir_domain::status::{decide, Basis, EquipmentStatus, ListFlags, UnlistedPolicy};
 use ceir_domain::{Clock, Imei, Imsi};
@@ -71,15 +71,16 @@ impl Registry {
         decide(self.index.facts(imei, imsi), self.policy)
     }
 
-    /// Applies a batch of list changes atomically; the change is visible to the next check.
+    /// Applies a batch of list changes atomically, with its audit record; the change is visible
+    /// to the next check.
     pub async fn apply(
         &self,
         changes: &[ListChange],
-        actor: &Actor,
+        by: &AuditContext,
     ) -> Result<ApplyReport, StoreError> {
         let report = self
             .store
-            .apply(changes, actor, self.clock.now(), false)
+            .apply(changes, by, self.clock.now(), false)
             .await?;
         self.catch_up().await?;
         Ok(report)

@@ -2,12 +2,14 @@
 //!
 //! Wire types live here and only here; handlers translate them to domain types at the edge.
 
+use crate::audit::{record_personal_read, ReqId};
 use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::Json;
+use ceir_domain::audit::ObjectRef;
 use ceir_domain::authz::{sees_subscriber, Actor, Capability, OrgKind};
 use ceir_domain::catalog::TacModel;
 use ceir_domain::ids::Plmn;
@@ -109,6 +111,11 @@ impl From<TacModel> for ModelView {
             allocation_date: m.allocation_date,
         }
     }
+}
+
+/// Does a view field show a subscriber identifier in full (not masked)?
+fn reveals(imsi: &Option<String>) -> bool {
+    imsi.as_deref().is_some_and(|s| !s.contains('*'))
 }
 
 /// Which subscriber identifiers one caller sees in full; the rest are masked to their home
@@ -331,11 +338,25 @@ pub async fn device_view(
 pub async fn get_device(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path(imei): Path<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
     let actor = caller.require(Capability::ReadLists)?;
     let imei = Imei::parse_typed(&imei).map_err(|e| id_err("imei", e))?;
-    Ok(Json(device_view(&state, actor, imei).await?))
+    let view = device_view(&state, actor, imei).await?;
+    // Exception pairs may show subscribers' IMSIs: a read that reveals one in full is audited
+    // before it is answered.
+    let revealed = view.entries.iter().filter(|e| reveals(&e.imsi)).count();
+    if revealed > 0 {
+        record_personal_read(
+            &state,
+            &rid.context(actor),
+            ObjectRef::imei(imei),
+            serde_json::json!({"route": "device", "fields": ["imsi"], "entries": revealed}),
+        )
+        .await?;
+    }
+    Ok(Json(view))
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/{imei}/history", tag = "devices",
@@ -345,18 +366,29 @@ pub async fn get_device(
 pub async fn get_history(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path(imei): Path<String>,
 ) -> Result<Json<Vec<HistoryView>>, ApiError> {
     let actor = caller.require(Capability::ReadLists)?;
     let imei = Imei::parse_typed(&imei).map_err(|e| id_err("imei", e))?;
     let rows = state.registry.store().history_of(imei.body()).await?;
     let vis = SubscriberVisibility::of(&state, actor).await?;
-    Ok(Json(
-        rows.into_iter()
-            .filter(|h| !matches!(h.subject, Subject::Tac(_)))
-            .map(|h| HistoryView::new(h, &vis))
-            .collect(),
-    ))
+    let rows: Vec<HistoryView> = rows
+        .into_iter()
+        .filter(|h| !matches!(h.subject, Subject::Tac(_)))
+        .map(|h| HistoryView::new(h, &vis))
+        .collect();
+    let revealed = rows.iter().filter(|h| reveals(&h.imsi)).count();
+    if revealed > 0 {
+        record_personal_read(
+            &state,
+            &rid.context(actor),
+            ObjectRef::imei(imei),
+            serde_json::json!({"route": "history", "fields": ["imsi"], "rows": revealed}),
+        )
+        .await?;
+    }
+    Ok(Json(rows))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -396,6 +428,7 @@ fn parse_cursor(s: &str) -> Result<(u64, u64), ApiError> {
 pub async fn get_list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path(list): Path<String>,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EntryPage>, ApiError> {
@@ -413,13 +446,21 @@ pub async fn get_list(
         None
     };
     let vis = SubscriberVisibility::of(&state, actor).await?;
-    Ok(Json(EntryPage {
-        items: entries
-            .into_iter()
-            .map(|e| EntryView::new(e, &vis))
-            .collect(),
-        next,
-    }))
+    let items: Vec<EntryView> = entries
+        .into_iter()
+        .map(|e| EntryView::new(e, &vis))
+        .collect();
+    let revealed = items.iter().filter(|e| reveals(&e.imsi)).count();
+    if revealed > 0 {
+        record_personal_read(
+            &state,
+            &rid.context(actor),
+            ObjectRef::list(list),
+            serde_json::json!({"route": "list", "fields": ["imsi"], "entries": revealed}),
+        )
+        .await?;
+    }
+    Ok(Json(EntryPage { items, next }))
 }
 
 /// A new entry. `imei` for blocked/tracked/permitted; `imei` and `imsi` for exception; `tac` for
@@ -560,6 +601,7 @@ pub fn to_new_entry(
 pub async fn add_entries(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path(list): Path<String>,
     ApiJson(body): ApiJson<AddBody>,
 ) -> Result<Json<ApplyView>, ApiError> {
@@ -593,7 +635,13 @@ pub async fn add_entries(
             &at,
         )?));
     }
-    Ok(Json(state.registry.apply(&changes, actor).await?.into()))
+    Ok(Json(
+        state
+            .registry
+            .apply(&changes, &rid.context(actor))
+            .await?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -612,6 +660,7 @@ pub struct RemoveQuery {
 pub async fn remove_entry(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    rid: ReqId,
     Path((list, id)): Path<(String, String)>,
     q: Result<Query<RemoveQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ApplyView>, ApiError> {
@@ -639,7 +688,13 @@ pub async fn remove_entry(
         owner: q.owner,
         note: q.note,
     };
-    Ok(Json(state.registry.apply(&[change], actor).await?.into()))
+    Ok(Json(
+        state
+            .registry
+            .apply(&[change], &rid.context(actor))
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/tacs/{tac}", tag = "catalog",

@@ -4,6 +4,7 @@
 //! to problem+json in one place ([`problem::http_status`]).
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod eir;
 pub mod metrics;
@@ -50,10 +51,10 @@ impl AppState {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
-    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators),
-    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView)),
+    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, audit::list_audit, audit::export_audit),
+    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, audit::AuditView, audit::AuditPage)),
     modifiers(&TokenScheme),
-    tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"))
+    tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"), (name = "audit", description = "The tamper-evident audit log: the regulator's oversight."))
 )]
 pub struct ApiDoc;
 
@@ -266,6 +267,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .merge(audit::routes())
         .layer(middleware::from_fn_with_state(state.clone(), observe));
     Router::new()
         .route(

@@ -2,7 +2,8 @@
 //! knowledge) and HTTP/1.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ceir_domain::authz::{grants, Capability, OrgKind, Role};
+use ceir_domain::audit::AuditContext;
+use ceir_domain::authz::{grants, Actor, Capability, OrgKind, Role};
 use ceir_domain::lists::{Country, ListKind};
 use ceir_domain::status::UnlistedPolicy;
 use ceir_domain::{Clock, ManualClock, Timestamp};
@@ -38,6 +39,7 @@ fn org_id(kind: OrgKind) -> String {
 
 async fn seed(store: &dyn Store) -> HashMap<(OrgKind, Role), String> {
     let mut tokens = HashMap::new();
+    let by = AuditContext::local(Actor::system("test-seed"));
     for kind in OrgKind::ALL {
         let o = Organisation {
             id: org_id(kind),
@@ -45,7 +47,7 @@ async fn seed(store: &dyn Store) -> HashMap<(OrgKind, Role), String> {
             kind,
             country: Country::AZ,
         };
-        store.upsert_organisation(&o, T0).await.unwrap();
+        store.upsert_organisation(&o, &by, T0).await.unwrap();
         for role in Role::ALL {
             let (_, secret) = store
                 .create_token(
@@ -54,6 +56,7 @@ async fn seed(store: &dyn Store) -> HashMap<(OrgKind, Role), String> {
                     role,
                     "test",
                     None,
+                    &by,
                     T0,
                 )
                 .await
@@ -579,6 +582,20 @@ async fn authorization_matrix_covers_every_route() {
             Capability::ReadLists,
             None,
         ),
+        (
+            "GET",
+            "/api/v1/audit?action=list.add".into(),
+            "/api/v1/audit",
+            Capability::ReadAudit,
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/audit/export?format=csv".into(),
+            "/api/v1/audit/export",
+            Capability::ReadAudit,
+            None,
+        ),
     ];
     let mut writes: Vec<(&str, String, &str, Capability, Option<Value>)> = Vec::new();
     for list in ListKind::ALL {
@@ -868,4 +885,147 @@ async fn subscriber_identifiers_only_for_those_who_need_them() {
     assert_eq!(page["items"][0]["imsi"], masked);
     let next = page["next"].as_str().unwrap();
     assert!(!next.contains("1234567890"), "cursor {next} leaks the IMSI");
+}
+
+/// Changes are audited with the caller and the request id, reads of IMSIs are audited, and the
+/// regulator reads and exports the log.
+#[tokio::test]
+async fn the_audit_log_records_changes_and_personal_reads() {
+    let n = sqlite_node(UnlistedPolicy::Permit).await;
+    populate(&n).await;
+    let police = n.token(OrgKind::LawEnforcement, Role::Officer).to_owned();
+    let r = h1()
+        .post(format!("{}/api/v1/lists/blocked/entries", n.base))
+        .bearer_auth(&police)
+        .header("x-request-id", "case-77-block")
+        .json(&json!({"imei": UNKNOWN, "reason": "stolen"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // A police officer looks at a device with an exception pair: the IMSI is shown in full, so
+    // the read is recorded.
+    let r = h1()
+        .get(format!("{}/api/v1/devices/{PAIRED}", n.base))
+        .bearer_auth(&police)
+        .header("x-request-id", "police-look-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // A bank sees the pair's IMSI masked, and a device without pairs shows none: neither reveals
+    // personal data, so neither is recorded.
+    let bank = n.token(OrgKind::Bank, Role::Viewer).to_owned();
+    for imei in [PAIRED, STOLEN] {
+        assert_eq!(
+            n.get(Some(&bank), &format!("/api/v1/devices/{imei}"))
+                .await
+                .0,
+            200
+        );
+    }
+
+    let (code, page) = n
+        .get(
+            Some(n.regulator()),
+            "/api/v1/audit?action=list.add&limit=1000",
+        )
+        .await;
+    assert_eq!(code, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 7, "six populate adds and one more: {page}");
+    let last = items.last().unwrap();
+    assert_eq!(last["request_id"], "case-77-block");
+    assert_eq!(last["actor_org"], "org-law_enforcement");
+    assert_eq!(last["actor_user"], "law_enforcement-officer");
+    assert_eq!(last["object"], format!("imei:{UNKNOWN}"));
+
+    let (_, page) = n
+        .get(
+            Some(n.regulator()),
+            "/api/v1/audit?action=personal_data.read",
+        )
+        .await;
+    let reads = page["items"].as_array().unwrap();
+    assert_eq!(reads.len(), 1, "{page}");
+    assert_eq!(reads[0]["actor_org"], "org-law_enforcement");
+    assert_eq!(reads[0]["request_id"], "police-look-1");
+    assert_eq!(reads[0]["object"], format!("imei:{PAIRED}"));
+    assert!(
+        !page.to_string().contains(IMSI),
+        "no IMSI in the log: {page}"
+    );
+
+    // Paging and filters.
+    let (_, p1) = n.get(Some(n.regulator()), "/api/v1/audit?limit=3").await;
+    let next = p1["next"].as_str().unwrap().to_owned();
+    let (_, p2) = n
+        .get(
+            Some(n.regulator()),
+            &format!("/api/v1/audit?limit=3&after={next}"),
+        )
+        .await;
+    assert_eq!(p2["items"][0]["seq"].as_u64().unwrap(), 4);
+    let (code, b) = n
+        .get(Some(n.regulator()), "/api/v1/audit?action=list.nothing")
+        .await;
+    assert_eq!(
+        (code, b["invalidParams"][0]["param"].as_str()),
+        (400, Some("action"))
+    );
+    let (code, _) = n
+        .get(Some(n.regulator()), "/api/v1/audit?since=yesterday")
+        .await;
+    assert_eq!(code, 400);
+    let (code, b) = n.get(Some(n.regulator()), "/api/v1/audit?limit=1001").await;
+    assert_eq!(
+        (code, b["invalidParams"][0]["param"].as_str()),
+        (400, Some("limit"))
+    );
+
+    // Exports: JSON Lines carrying the chain, and CSV.
+    let r = h2()
+        .get(format!("{}/api/v1/audit/export", n.base))
+        .bearer_auth(n.regulator())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    let text = r.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let total = n.registry.store().audit_head().await.unwrap().seq;
+    assert_eq!(lines.len() as u64, total);
+    for w in lines.windows(2) {
+        assert_eq!(
+            w[1]["prev_hash"], w[0]["hash"],
+            "the export carries the chain"
+        );
+    }
+    let r = h1()
+        .get(format!(
+            "{}/api/v1/audit/export?format=csv&actor_org=org-law_enforcement&action=personal_data.read",
+            n.base
+        ))
+        .bearer_auth(n.regulator())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("seq,at,at_ms,actor_org"), "{csv}");
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[1].contains("personal_data.read"), "{csv}");
+    // Only the regulator.
+    let (code, _) = n
+        .get(
+            Some(n.token(OrgKind::LawEnforcement, Role::Admin)),
+            "/api/v1/audit",
+        )
+        .await;
+    assert_eq!(code, 403);
 }

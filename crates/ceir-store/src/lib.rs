@@ -4,11 +4,14 @@
 //! code serves both. Every write is one transaction that also appends to the ordered change feed
 //! (`list_history`), which in-memory indexes follow.
 
+pub mod audit;
 mod sql;
 pub mod testkit;
 
+pub use audit::{AuditFilter, AuditStore};
 pub use sql::{SqlStore, StoreConfig};
 
+use ceir_domain::audit::AuditContext;
 use ceir_domain::authz::{Actor, OrgKind, Role};
 use ceir_domain::catalog::TacModel;
 use ceir_domain::lists::{Country, ListKind, NewEntry, Reason, RuleError, Subject};
@@ -242,19 +245,20 @@ pub struct IntegrityReport {
     pub problems: Vec<String>,
 }
 
-/// The registry's persistent state. Implementations must make every method atomic.
+/// The registry's persistent state. Implementations must make every method atomic, and every
+/// method that changes something writes its audit record in the same transaction.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: AuditStore + Send + Sync + std::fmt::Debug {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Where the data lives, without secrets (for start-up messages).
     fn location(&self) -> String;
 
-    /// Applies a batch of list changes in one transaction: all or nothing.
+    /// Applies a batch of list changes in one transaction, with its audit record: all or nothing.
     async fn apply(
         &self,
         changes: &[ListChange],
-        actor: &Actor,
+        by: &AuditContext,
         now: Timestamp,
         collect_updates: bool,
     ) -> Result<ApplyReport>;
@@ -287,15 +291,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         models: &[TacModel],
         import: &CatalogImport<'_>,
-        actor: &Actor,
+        by: &AuditContext,
         now: Timestamp,
     ) -> Result<CatalogReport>;
     async fn tac(&self, tac: Tac) -> Result<Option<TacModel>>;
     async fn catalog_count(&self) -> Result<u64>;
 
-    async fn upsert_organisation(&self, org: &Organisation, now: Timestamp) -> Result<()>;
+    async fn upsert_organisation(
+        &self,
+        org: &Organisation,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<()>;
     async fn organisation(&self, id: &str) -> Result<Option<Organisation>>;
     /// Creates a token and returns its id and the secret, shown once.
+    // The token's own fields plus who creates it, when: grouping them would only move the count.
+    #[allow(clippy::too_many_arguments)]
     async fn create_token(
         &self,
         org: &str,
@@ -303,11 +314,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         role: Role,
         label: &str,
         expires_at: Option<Timestamp>,
+        by: &AuditContext,
         now: Timestamp,
     ) -> Result<(String, String)>;
     /// The token a presented secret belongs to, if valid at `now`.
     async fn authenticate(&self, secret: &str, now: Timestamp) -> Result<Option<TokenInfo>>;
-    async fn revoke_token(&self, id: &str, now: Timestamp) -> Result<()>;
+    async fn revoke_token(&self, id: &str, by: &AuditContext, now: Timestamp) -> Result<()>;
 
     async fn upsert_operator(&self, op: &Operator) -> Result<()>;
     async fn operators(&self) -> Result<Vec<Operator>>;

@@ -5,6 +5,7 @@
 //! layer on the hot paths). Placeholders are `$n`, which both engines accept.
 
 use crate::*;
+use ceir_domain::audit::{AuditAction, AuditEntry, ObjectRef};
 use ceir_domain::authz::Capability;
 use ceir_domain::catalog::RadioSet;
 use ceir_domain::ids::{Imei, Imsi};
@@ -50,6 +51,9 @@ macro_rules! on_pool {
         }
     };
 }
+
+#[macro_use]
+mod audit;
 
 /// The registry store on SQLite or PostgreSQL.
 pub struct SqlStore {
@@ -154,10 +158,10 @@ impl SqlStore {
     }
 }
 
-fn i(v: u64) -> i64 {
+pub(crate) fn i(v: u64) -> i64 {
     v as i64
 }
-fn u(v: i64) -> u64 {
+pub(crate) fn u(v: i64) -> u64 {
     v as u64
 }
 
@@ -510,11 +514,12 @@ impl SqlStore {
     async fn apply_inner(
         &self,
         changes: &[ListChange],
-        actor: &Actor,
+        by: &AuditContext,
         now: Timestamp,
         collect: bool,
         removal: Action,
     ) -> Result<ApplyReport> {
+        let actor = &by.actor;
         for (index, c) in changes.iter().enumerate() {
             if !actor.can(Capability::to_change(c.list())) {
                 return Err(StoreError::Rule {
@@ -535,6 +540,7 @@ impl SqlStore {
             // Take the feed lock first: writers queue here, and sequence order is commit order.
             sqlx::query("UPDATE feed_counter SET seq = seq WHERE id = 1").execute(&mut *tx).await?;
             let mut report = ApplyReport::default();
+            let mut first_seq: Option<u64> = None;
             for (chunk_no, chunk) in changes.chunks(CHUNK).enumerate() {
                 let mut w = Working::default();
                 let subjects: Vec<u64> = chunk
@@ -572,6 +578,7 @@ impl SqlStore {
                     .await?
                     .try_get(0)?;
                 let first = end - count + 1;
+                first_seq.get_or_insert(u(first));
                 // Net effect per (key, org): the last history row that touched it.
                 let mut last: HashMap<(Key, String), usize> = HashMap::new();
                 for (key, org, h) in w.touched.drain(..) {
@@ -653,6 +660,8 @@ impl SqlStore {
                 }
                 report.last_seq = u(end);
             }
+            let entry = AuditEntry::new(by, list_action(changes, removal), list_object(changes), audit::list_detail(&report, first_seq));
+            audit_append!(tx, entry, now);
             if report.last_seq == 0 {
                 report.last_seq = u(sqlx::query("SELECT seq FROM feed_counter WHERE id = 1").fetch_one(&mut *tx).await?.try_get(0)?);
             } else if is_pg {
@@ -699,6 +708,39 @@ impl TacRow {
     }
 }
 
+/// The audit action of a batch: what all its changes do, or a mixed change.
+fn list_action(changes: &[ListChange], removal: Action) -> AuditAction {
+    let adds = changes
+        .iter()
+        .filter(|c| matches!(c, ListChange::Add(_)))
+        .count();
+    match (adds, removal) {
+        (n, _) if n == changes.len() => AuditAction::ListAdd,
+        (0, Action::Expire) => AuditAction::ListExpire,
+        (0, _) => AuditAction::ListRemove,
+        _ => AuditAction::ListChange,
+    }
+}
+
+/// What a batch concerns: the device or model for a single change (a pair is named by its IMEI,
+/// the IMSI being personal data), else the list, else all lists.
+fn list_object(changes: &[ListChange]) -> ObjectRef {
+    let subject = |c: &ListChange| match c {
+        ListChange::Add(e) => e.subject,
+        ListChange::Remove { subject, .. } => *subject,
+    };
+    match changes {
+        [one] => match subject(one) {
+            Subject::Imei(i) | Subject::Pair(i, _) => ObjectRef::imei(i),
+            Subject::Tac(t) => ObjectRef::tac(t),
+        },
+        [first, rest @ ..] if rest.iter().all(|c| c.list() == first.list()) => {
+            ObjectRef::list(first.list())
+        }
+        _ => ObjectRef::lists(),
+    }
+}
+
 fn parse_org(id: String, name: String, kind: String, country: String) -> Result<Organisation> {
     Ok(Organisation {
         kind: OrgKind::parse(&kind).ok_or_else(|| corrupt("organisation kind", &kind))?,
@@ -724,11 +766,11 @@ impl Store for SqlStore {
     async fn apply(
         &self,
         changes: &[ListChange],
-        actor: &Actor,
+        by: &AuditContext,
         now: Timestamp,
         collect_updates: bool,
     ) -> Result<ApplyReport> {
-        self.apply_inner(changes, actor, now, collect_updates, Action::Remove)
+        self.apply_inner(changes, by, now, collect_updates, Action::Remove)
             .await
     }
 
@@ -756,7 +798,7 @@ impl Store for SqlStore {
         }
         self.apply_inner(
             &changes,
-            &Actor::system("expiry"),
+            &AuditContext::local(Actor::system("expiry")),
             now,
             true,
             Action::Expire,
@@ -899,9 +941,10 @@ impl Store for SqlStore {
         &self,
         models: &[TacModel],
         import: &CatalogImport<'_>,
-        actor: &Actor,
+        by: &AuditContext,
         now: Timestamp,
     ) -> Result<CatalogReport> {
+        let actor = &by.actor;
         let CatalogImport {
             source,
             format,
@@ -957,6 +1000,9 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             let stored: i64 = sqlx::query("SELECT COUNT(*) FROM tac_model").fetch_one(&mut *tx).await?.try_get(0)?;
+            let detail = serde_json::json!({"import": id, "format": format, "models": stored, "previous": previous, "forced": force}).to_string();
+            let entry = AuditEntry::new(by, AuditAction::CatalogImport, ObjectRef::catalog(), detail);
+            audit_append!(tx, entry, now);
             tx.commit().await?;
             Ok(CatalogReport { previous: u(previous), models: u(stored) })
         })
@@ -981,8 +1027,16 @@ impl Store for SqlStore {
         Ok(u(n))
     }
 
-    async fn upsert_organisation(&self, org: &Organisation, now: Timestamp) -> Result<()> {
+    async fn upsert_organisation(
+        &self,
+        org: &Organisation,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<()> {
+        let detail = serde_json::json!({"name": org.name, "kind": org.kind.as_str(), "country": org.country.as_str()}).to_string();
+        let entry = AuditEntry::new(by, AuditAction::OrgUpsert, ObjectRef::org(&org.id), detail);
         on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
             sqlx::query(
                 "INSERT INTO organisation (id, name, kind, country, created_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, country = excluded.country",
@@ -992,8 +1046,10 @@ impl Store for SqlStore {
             .bind(org.kind.as_str())
             .bind(org.country.as_str())
             .bind(now.0)
-            .execute(p)
+            .execute(&mut *tx)
             .await?;
+            audit_append!(tx, entry, now);
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -1008,6 +1064,7 @@ impl Store for SqlStore {
         row.map(|(a, b, c, d)| parse_org(a, b, c, d)).transpose()
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn create_token(
         &self,
         org: &str,
@@ -1015,13 +1072,18 @@ impl Store for SqlStore {
         role: Role,
         label: &str,
         expires_at: Option<Timestamp>,
+        by: &AuditContext,
         now: Timestamp,
     ) -> Result<(String, String)> {
         if self.organisation(org).await?.is_none() {
             return Err(StoreError::NotFound(format!("organisation {org:?}")));
         }
         let (id, secret) = new_token();
+        // Never the secret, nor its hash.
+        let detail = serde_json::json!({"org": org, "user": user, "role": role.as_str(), "label": label, "expires_at": expires_at.map(|t| t.0)}).to_string();
+        let entry = AuditEntry::new(by, AuditAction::TokenCreate, ObjectRef::token(&id), detail);
         on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
             sqlx::query(
                 "INSERT INTO api_token (id, secret_hash, org, user_name, role, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
@@ -1033,8 +1095,10 @@ impl Store for SqlStore {
             .bind(label)
             .bind(now.0)
             .bind(expires_at.map(|t| t.0))
-            .execute(p)
+            .execute(&mut *tx)
             .await?;
+            audit_append!(tx, entry, now);
+            tx.commit().await?;
         });
         Ok((id, secret))
     }
@@ -1082,13 +1146,17 @@ impl Store for SqlStore {
         }))
     }
 
-    async fn revoke_token(&self, id: &str, now: Timestamp) -> Result<()> {
-        let n = on_pool!(&self.pool, p => {
-            sqlx::query("UPDATE api_token SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now.0).bind(id).execute(p).await?.rows_affected()
+    async fn revoke_token(&self, id: &str, by: &AuditContext, now: Timestamp) -> Result<()> {
+        let entry = AuditEntry::new(by, AuditAction::TokenRevoke, ObjectRef::token(id), "{}");
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query("UPDATE api_token SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now.0).bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("active token {id:?}")));
+            }
+            audit_append!(tx, entry, now);
+            tx.commit().await?;
         });
-        if n == 0 {
-            return Err(StoreError::NotFound(format!("active token {id:?}")));
-        }
         Ok(())
     }
 

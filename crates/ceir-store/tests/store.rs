@@ -2,6 +2,7 @@
 //! integrity check.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use ceir_domain::audit::AuditContext;
 use ceir_domain::authz::{Actor, OrgKind, Role};
 use ceir_domain::catalog::{RadioSet, TacModel};
 use ceir_domain::lists::{Country, EntryMeta, ListKind, NewEntry, Reason, Subject};
@@ -15,22 +16,22 @@ fn imei(s: &str) -> Imei {
     Imei::parse_typed(s).unwrap()
 }
 
-fn actor(org: &str, kind: OrgKind) -> Actor {
-    Actor {
+fn actor(org: &str, kind: OrgKind) -> AuditContext {
+    AuditContext::local(Actor {
         org: org.into(),
         org_kind: kind,
         user: format!("{org}-officer"),
         role: Role::Officer,
-    }
+    })
 }
 
-fn police() -> Actor {
+fn police() -> AuditContext {
     actor("az-police", OrgKind::LawEnforcement)
 }
-fn police2() -> Actor {
+fn police2() -> AuditContext {
     actor("uz-police", OrgKind::LawEnforcement)
 }
-fn regulator() -> Actor {
+fn regulator() -> AuditContext {
     actor("az-regulator", OrgKind::Regulator)
 }
 
@@ -410,7 +411,7 @@ async fn tokens(s: &SqlStore) {
         kind: OrgKind::LawEnforcement,
         country: Country::AZ,
     };
-    s.upsert_organisation(&org, T0).await.unwrap();
+    s.upsert_organisation(&org, &regulator(), T0).await.unwrap();
     let (id, secret) = s
         .create_token(
             "az-police",
@@ -418,6 +419,7 @@ async fn tokens(s: &SqlStore) {
             Role::Officer,
             "laptop",
             Some(T0.plus_days(1)),
+            &regulator(),
             T0,
         )
         .await
@@ -441,13 +443,13 @@ async fn tokens(s: &SqlStore) {
         .unwrap()
         .is_none());
     assert!(s.authenticate("nonsense", T0).await.unwrap().is_none());
-    s.revoke_token(&id, T0).await.unwrap();
+    s.revoke_token(&id, &regulator(), T0).await.unwrap();
     assert!(
         s.authenticate(&secret, T0).await.unwrap().is_none(),
         "revoked"
     );
     assert!(s
-        .create_token("nobody", "x", Role::Viewer, "", None, T0)
+        .create_token("nobody", "x", Role::Viewer, "", None, &regulator(), T0)
         .await
         .is_err());
 }

@@ -2,6 +2,7 @@
 
 use crate::config::{create_dir, Config};
 use anyhow::{bail, Context, Result};
+use ceir_domain::audit::AuditContext;
 use ceir_domain::authz::{Actor, OrgKind, Role};
 use ceir_domain::lists::{Country, EntryMeta, ListKind, NewEntry, Reason, Subject};
 use ceir_domain::{Clock, Imei, Imsi, SystemClock, Tac, Timestamp};
@@ -55,13 +56,13 @@ fn org(id: &str, name: &str, kind: OrgKind, country: Country) -> Organisation {
     }
 }
 
-fn actor(o: &Organisation) -> Actor {
-    Actor {
+fn actor(o: &Organisation) -> AuditContext {
+    AuditContext::local(Actor {
         org: o.id.clone(),
         org_kind: o.kind,
         user: "demo".into(),
         role: Role::Officer,
-    }
+    })
 }
 
 struct Entry<'a> {
@@ -125,8 +126,14 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
         ),
         org("demo-bank", "A bank in Baku (demo)", OrgKind::Bank, az),
     ];
+    let reg_actor = AuditContext::local(Actor {
+        org: regulator.id.clone(),
+        org_kind: OrgKind::Regulator,
+        user: "demo".into(),
+        role: Role::Admin,
+    });
     for o in &orgs {
-        store.upsert_organisation(o, now).await?;
+        store.upsert_organisation(o, &reg_actor, now).await?;
     }
     // MCC-MNC allocations of both countries (ITU-T E.212 national plans).
     // The partner country's networks have no organisation on this node.
@@ -151,12 +158,6 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
     }
     let catalog =
         ceir_ingest::read_catalog_from(DEMO_TACS.as_bytes(), "demo/tacs.txt", &mut |_| {})?;
-    let reg_actor = Actor {
-        org: regulator.id.clone(),
-        org_kind: OrgKind::Regulator,
-        user: "demo".into(),
-        role: Role::Admin,
-    };
     store
         .replace_catalog(
             &catalog.models,
@@ -311,7 +312,15 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
     store.apply(&[pair], &actor(&azercell), now, false).await?;
 
     let (_, reg_token) = store
-        .create_token("regulator", "demo-admin", Role::Admin, "demo", None, now)
+        .create_token(
+            "regulator",
+            "demo-admin",
+            Role::Admin,
+            "demo",
+            None,
+            &reg_actor,
+            now,
+        )
         .await?;
     let (_, bank_token) = store
         .create_token(
@@ -320,6 +329,7 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
             Role::Viewer,
             "demo",
             None,
+            &reg_actor,
             now,
         )
         .await?;

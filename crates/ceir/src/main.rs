@@ -1,9 +1,11 @@
 //! `ceir`: the one binary. Commands wire the crates together; no logic lives here.
 
+mod audit;
 mod config;
 mod demo;
 
 use anyhow::{bail, Context, Result};
+use ceir_domain::audit::AuditContext;
 use ceir_domain::authz::{Actor, OrgKind, Role};
 use ceir_domain::lists::{EntryMeta, ListKind, NewEntry, Reason, Subject};
 use ceir_domain::{Clock, Imei, Imsi, SystemClock, Tac};
@@ -54,6 +56,9 @@ enum Command {
     Token(TokenCmd),
     /// Verify that the store's entries, history and change feed agree.
     Verify,
+    /// The tamper-evident audit log: verify its chain, export it.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -374,6 +379,10 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Token(cmd) => token(&cfg, cmd).await,
+        Command::Audit(cmd) => {
+            let store = open_store(&cfg).await?;
+            audit::run(store.as_ref(), cmd).await
+        }
         Command::Verify => {
             let store = open_store(&cfg).await?;
             let r = store.integrity_check().await?;
@@ -497,7 +506,7 @@ pub async fn import_tac(
     })
     .await??;
     pb.finish_and_clear();
-    let actor = local_actor(store, None).await?;
+    let actor = AuditContext::local(local_actor(store, None).await?);
     let fmt = format!("{:?}", catalog.format).to_lowercase();
     let source = file.display().to_string();
     let import = ceir_store::CatalogImport {
@@ -612,7 +621,8 @@ async fn list(cfg: &Config, cmd: ListCmd) -> Result<()> {
                 pb.inc(1);
             }
             pb.finish_and_clear();
-            let actor = local_actor(store.as_ref(), acting.org.as_deref()).await?;
+            let actor =
+                AuditContext::local(local_actor(store.as_ref(), acting.org.as_deref()).await?);
             let spinner = ProgressBar::new_spinner();
             spinner.set_message(format!(
                 "writing {} entries in one transaction",
@@ -650,7 +660,8 @@ async fn list(cfg: &Config, cmd: ListCmd) -> Result<()> {
                 ),
                 _ => Subject::Imei(Imei::parse_typed(&id)?),
             };
-            let actor = local_actor(store.as_ref(), acting.org.as_deref()).await?;
+            let actor =
+                AuditContext::local(local_actor(store.as_ref(), acting.org.as_deref()).await?);
             let r = store
                 .apply(
                     &[ListChange::Remove {
@@ -673,6 +684,17 @@ async fn list(cfg: &Config, cmd: ListCmd) -> Result<()> {
         ListCmd::Show { what, limit } => {
             if let Ok(list) = ListKind::parse(&what) {
                 let entries = store.entries(list, None, limit).await?;
+                if list == ListKind::Exception && !entries.is_empty() {
+                    // The exception list shows subscribers' IMSIs: recorded before it is shown.
+                    let by = AuditContext::local(local_actor(store.as_ref(), None).await?);
+                    let entry = ceir_domain::audit::AuditEntry::new(
+                        &by,
+                        ceir_domain::audit::AuditAction::PersonalDataRead,
+                        ceir_domain::audit::ObjectRef::list(list),
+                        serde_json::json!({"route": "cli list show", "fields": ["imsi"], "entries": entries.len()}).to_string(),
+                    );
+                    store.audit_append(&entry, now).await?;
+                }
                 let total = store
                     .list_counts()
                     .await?
@@ -747,6 +769,7 @@ fn name_line(e: ceir_store::StoreError, ids: &[(String, String)]) -> anyhow::Err
 async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
     let store = open_store(cfg).await?;
     let now = SystemClock.now();
+    let by = AuditContext::local(local_actor(store.as_ref(), None).await?);
     match cmd {
         TokenCmd::Org {
             id,
@@ -777,6 +800,7 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
                         kind,
                         country,
                     },
+                    &by,
                     now,
                 )
                 .await?;
@@ -812,6 +836,7 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
                     role,
                     &label,
                     days.map(|d| now.plus_days(d)),
+                    &by,
                     now,
                 )
                 .await?;
@@ -820,7 +845,7 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
             eprintln!("the secret is shown once; store it safely");
         }
         TokenCmd::Revoke { id } => {
-            store.revoke_token(&id, now).await?;
+            store.revoke_token(&id, &by, now).await?;
             println!("token {id} revoked");
         }
     }

@@ -183,3 +183,67 @@ fn acknowledged_changes_survive_kill_9() {
     let (ok, out, _) = run(ceir(dir.path()).arg("verify"));
     assert!(ok && out.contains("consistent"), "{out}");
 }
+
+/// `ceir audit verify` passes on an intact log, prints the head to keep, and names the record
+/// when a row of the SQLite file is edited behind the node's back; export writes the log.
+#[test]
+fn audit_verify_names_a_tampered_row() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(ceir(dir.path()).args(["demo", "--no-serve"])).0);
+    let (ok, out, err) = run(ceir(dir.path()).args(["audit", "verify"]));
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("audit log OK"), "{out}");
+    assert!(out.contains("head ") && out.contains("sha256:"), "{out}");
+    let (ok, jsonl, _) = run(ceir(dir.path()).args(["audit", "export"]));
+    assert!(ok);
+    let records = jsonl.lines().count();
+    assert!(records > 10, "{jsonl}");
+    assert!(jsonl.contains("\"action\":\"catalog.import\""), "{jsonl}");
+    let (ok, csv, _) = run(ceir(dir.path()).args([
+        "audit",
+        "export",
+        "--format",
+        "csv",
+        "--action",
+        "token.create",
+    ]));
+    assert!(ok);
+    assert_eq!(csv.lines().count(), 3, "header and two demo tokens: {csv}");
+    let (ok, _, err) = run(ceir(dir.path()).args(["audit", "export", "--action", "nothing"]));
+    assert!(!ok && err.contains("not an audit action"), "{err}");
+    // Showing the exception list shows IMSIs: that read is recorded, without the IMSI.
+    let (ok, out, _) = run(ceir(dir.path()).args(["list", "show", "exception"]));
+    assert!(ok && out.contains("400011234567890"), "{out}");
+    let (ok, reads, _) =
+        run(ceir(dir.path()).args(["audit", "export", "--action", "personal_data.read"]));
+    assert!(ok);
+    assert_eq!(reads.lines().count(), 1, "{reads}");
+    assert!(
+        reads.contains("\"object\":\"list:exception\"") && !reads.contains("400011234567890"),
+        "{reads}"
+    );
+
+    // Someone with write access to the file rewrites who made change 5.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("ceir.db")),
+        )
+        .await
+        .unwrap();
+        let n = sqlx::query("UPDATE audit_log SET actor_org = 'someone-else' WHERE seq = 5")
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(n, 1);
+        pool.close().await;
+    });
+    let (ok, out, err) = run(ceir(dir.path()).args(["audit", "verify"]));
+    assert!(!ok);
+    assert!(
+        out.contains("BROKEN at record 5") && out.contains("altered"),
+        "{out}"
+    );
+    assert!(err.contains("fails verification at record 5"), "{err}");
+}
