@@ -1,5 +1,6 @@
 //! Who may do what: organisations, roles and the capabilities they grant, decided in one place.
 
+use crate::scope::{Scope, ScopeSet};
 use std::fmt;
 
 /// The kinds of organisation that use a CEIR.
@@ -91,10 +92,12 @@ pub enum Capability {
     ReadCatalog,
     /// Replace the TAC catalog.
     ManageCatalog,
+    /// Ask N5g-eir for a device's status (when the node requires OAuth2 there).
+    CheckEquipment,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::ReadLists,
         Capability::Block,
         Capability::Track,
@@ -103,6 +106,7 @@ impl Capability {
         Capability::BarTac,
         Capability::ReadCatalog,
         Capability::ManageCatalog,
+        Capability::CheckEquipment,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -114,6 +118,19 @@ impl Capability {
             Capability::BarTac => "bar_tac",
             Capability::ReadCatalog => "read_catalog",
             Capability::ManageCatalog => "manage_catalog",
+            Capability::CheckEquipment => "check_equipment",
+        }
+    }
+    /// The scope a credential must carry to use this capability. Exhaustive on purpose: a new
+    /// capability cannot be added without deciding which scope allows it.
+    pub const fn scope(self) -> Scope {
+        use Capability::*;
+        match self {
+            ReadLists => Scope::ListsRead,
+            Block | Track | Permit | ManageExceptions | BarTac => Scope::ListsWrite,
+            ReadCatalog => Scope::CatalogRead,
+            ManageCatalog => Scope::CatalogWrite,
+            CheckEquipment => Scope::N5gEirEic,
         }
     }
     /// The capability needed to change a list.
@@ -140,16 +157,25 @@ pub fn grants(kind: OrgKind, role: Role, cap: Capability) -> bool {
         Permit => writes && matches!(kind, Regulator | Manufacturer | System),
         ManageExceptions => writes && matches!(kind, Regulator | Operator | System),
         BarTac | ManageCatalog => writes && matches!(kind, Regulator | System),
+        // Network functions of operators; the regulator and the node for their own checks.
+        CheckEquipment => matches!(kind, Regulator | Operator | System),
     }
 }
 
-/// Who is acting: an organisation, a person or client within it, and their role.
+/// The one decision: the holder's grants, narrowed by the credential's scopes.
+pub fn permits(kind: OrgKind, role: Role, scopes: ScopeSet, cap: Capability) -> bool {
+    grants(kind, role, cap) && scopes.contains(cap.scope())
+}
+
+/// Who is acting: an organisation, a person or client within it, their role, and the scopes of
+/// the credential they act through ([`ScopeSet::ALL`] for people and the node itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub org: String,
     pub org_kind: OrgKind,
     pub user: String,
     pub role: Role,
+    pub scopes: ScopeSet,
 }
 
 impl Actor {
@@ -160,10 +186,11 @@ impl Actor {
             org_kind: OrgKind::System,
             user: user.into(),
             role: Role::Admin,
+            scopes: ScopeSet::ALL,
         }
     }
     pub fn can(&self, cap: Capability) -> bool {
-        grants(self.org_kind, self.role, cap)
+        permits(self.org_kind, self.role, self.scopes, cap)
     }
 }
 
@@ -191,13 +218,14 @@ mod tests {
             }
         }
         let read = "read_lists read_catalog";
+        let eir = "read_lists read_catalog check_equipment";
         let expected = format!(
-            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-regulator/viewer: {read}
-operator/admin: read_lists manage_exceptions read_catalog
-operator/officer: read_lists manage_exceptions read_catalog
-operator/viewer: {read}
+            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog check_equipment
+regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog check_equipment
+regulator/viewer: {eir}
+operator/admin: read_lists manage_exceptions read_catalog check_equipment
+operator/officer: read_lists manage_exceptions read_catalog check_equipment
+operator/viewer: {eir}
 law_enforcement/admin: read_lists block track read_catalog
 law_enforcement/officer: read_lists block track read_catalog
 law_enforcement/viewer: {read}
@@ -213,11 +241,40 @@ bank/viewer: {read}
 partner_node/admin: {read}
 partner_node/officer: {read}
 partner_node/viewer: {read}
-system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog
-system/viewer: {read}
+system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog check_equipment
+system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog check_equipment
+system/viewer: {eir}
 "
         );
         assert_eq!(table, expected);
+    }
+
+    /// Scopes only narrow: a credential never gains a right its holder lacks, and loses exactly
+    /// the capabilities whose scope it does not carry.
+    #[test]
+    fn scopes_narrow_grants() {
+        for kind in OrgKind::ALL {
+            for role in Role::ALL {
+                for cap in Capability::ALL {
+                    assert_eq!(
+                        permits(kind, role, ScopeSet::ALL, cap),
+                        grants(kind, role, cap)
+                    );
+                    assert!(!permits(kind, role, ScopeSet::EMPTY, cap));
+                    let only = ScopeSet::of(&[cap.scope()]);
+                    assert_eq!(permits(kind, role, only, cap), grants(kind, role, cap));
+                    for other in Scope::ALL.into_iter().filter(|s| *s != cap.scope()) {
+                        assert!(!permits(kind, role, ScopeSet::of(&[other]), cap));
+                    }
+                }
+            }
+        }
+        let reader = Actor {
+            scopes: ScopeSet::of(&[Scope::ListsRead]),
+            ..Actor::system("t")
+        };
+        assert!(reader.can(Capability::ReadLists));
+        assert!(!reader.can(Capability::Block));
+        assert!(!reader.can(Capability::ReadCatalog));
     }
 }

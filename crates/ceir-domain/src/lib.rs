@@ -5,10 +5,12 @@
 pub mod authz;
 pub mod catalog;
 pub mod clock;
+pub mod credential;
 pub mod error;
 pub mod ids;
 pub mod invalid;
 pub mod lists;
+pub mod scope;
 pub mod status;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
