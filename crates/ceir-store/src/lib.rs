@@ -4,14 +4,17 @@
 //! code serves both. Every write is one transaction that also appends to the ordered change feed
 //! (`list_history`), which in-memory indexes follow.
 
+pub mod machine;
 mod sql;
 pub mod testkit;
 
+pub use machine::MachineStore;
 pub use sql::{SqlStore, StoreConfig};
 
 use ceir_domain::authz::{Actor, OrgKind, Role};
 use ceir_domain::catalog::TacModel;
 use ceir_domain::lists::{Country, ListKind, NewEntry, Reason, RuleError, Subject};
+use ceir_domain::scope::ScopeSet;
 use ceir_domain::{ErrorCode, Tac, Timestamp};
 
 /// Why a store operation failed.
@@ -190,6 +193,8 @@ pub struct TokenInfo {
     pub role: Role,
     pub label: String,
     pub expires_at: Option<Timestamp>,
+    /// What the token may be used for, within the holder's grants.
+    pub scopes: ScopeSet,
 }
 
 impl TokenInfo {
@@ -199,6 +204,7 @@ impl TokenInfo {
             org_kind: self.org.kind,
             user: self.user.clone(),
             role: self.role,
+            scopes: self.scopes,
         }
     }
 }
@@ -242,7 +248,7 @@ pub struct IntegrityReport {
 
 /// The registry's persistent state. Implementations must make every method atomic.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: MachineStore + Send + Sync + std::fmt::Debug {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Where the data lives, without secrets (for start-up messages).
@@ -290,7 +296,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn upsert_organisation(&self, org: &Organisation, now: Timestamp) -> Result<()>;
     async fn organisation(&self, id: &str) -> Result<Option<Organisation>>;
-    /// Creates a token and returns its id and the secret, shown once.
+    /// Creates a token with the REST scopes ([`ScopeSet::REST`]) and returns its id and the
+    /// secret, shown once. [`MachineStore::create_scoped_token`] chooses the scopes.
     async fn create_token(
         &self,
         org: &str,
