@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod eir;
 pub mod metrics;
+pub mod oauth;
 pub mod problem;
 pub mod public;
 pub mod server;
@@ -35,14 +36,24 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// This node's country: the default origin of entries made here.
     pub country: Country,
+    /// OAuth2 clients, access tokens and whether N5g-eir requires them.
+    pub machine: oauth::MachineAuth,
 }
 
 impl AppState {
     pub fn new(registry: Arc<Registry>, country: Country) -> Arc<AppState> {
+        AppState::with_machine(registry, country, oauth::MachineAuth::default())
+    }
+    pub fn with_machine(
+        registry: Arc<Registry>,
+        country: Country,
+        machine: oauth::MachineAuth,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
             registry,
             metrics: metrics::Metrics::new(),
             country,
+            machine,
         })
     }
 }
@@ -266,12 +277,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .merge(oauth::routes())
         .layer(middleware::from_fn_with_state(state.clone(), observe));
+    // Chosen once here, so the open EIR pays nothing for the option.
+    let eir_route = if state.machine.require_eir_oauth {
+        get(eir::equipment_status_oauth)
+    } else {
+        get(eir::equipment_status)
+    };
     Router::new()
-        .route(
-            &format!("{}/equipment-status", eir::BASE),
-            get(eir::equipment_status),
-        )
+        .route(&format!("{}/equipment-status", eir::BASE), eir_route)
         .merge(rest)
         .fallback(not_found)
         .layer(RequestIdLayer)
