@@ -61,6 +61,7 @@ fn actor(o: &Organisation) -> Actor {
         org_kind: o.kind,
         user: "demo".into(),
         role: Role::Officer,
+        scopes: ceir_domain::scope::ScopeSet::ALL,
     }
 }
 
@@ -154,6 +155,7 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
         org_kind: OrgKind::Regulator,
         user: "demo".into(),
         role: Role::Admin,
+        scopes: ceir_domain::scope::ScopeSet::ALL,
     };
     store
         .replace_catalog(
