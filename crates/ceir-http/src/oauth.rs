@@ -243,7 +243,10 @@ fn client_credentials(
         }
         (None, Some(secret)) => {
             let id = form.get("client_id").ok_or_else(|| {
-                OAuthError::new("invalid_request", "client_id is required with client_secret")
+                OAuthError::new(
+                    "invalid_request",
+                    "client_id is required with client_secret",
+                )
             })?;
             Ok((id.clone(), secret.clone(), false))
         }
@@ -275,7 +278,10 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
     }
     let mut form = HashMap::new();
     for (k, v) in form_urlencoded::parse(body) {
-        if form.insert(k.clone().into_owned(), v.into_owned()).is_some() {
+        if form
+            .insert(k.clone().into_owned(), v.into_owned())
+            .is_some()
+        {
             return Err(OAuthError::new(
                 "invalid_request",
                 format!("{k} is given more than once"),
@@ -326,7 +332,8 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
     let scopes = match form.get("scope") {
         None => client.scopes,
         Some(s) => {
-            let asked = ScopeSet::parse(s).map_err(|e| OAuthError::new("invalid_scope", e.to_string()))?;
+            let asked =
+                ScopeSet::parse(s).map_err(|e| OAuthError::new("invalid_scope", e.to_string()))?;
             if asked.is_empty() || !asked.is_subset_of(client.scopes) {
                 return Err(OAuthError::new(
                     "invalid_scope",
@@ -362,8 +369,10 @@ pub struct EirBearer;
 
 fn challenge(code: ErrorCode, detail: &str, header_value: &'static str) -> Response {
     let mut r = ApiError::new(code, detail).into_response();
-    r.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(header_value));
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(header_value),
+    );
     r
 }
 

@@ -184,7 +184,12 @@ async fn token_scopes_narrow_the_role_and_expired_tokens_are_refused() {
     let (store, _dir) = testkit::sqlite().await.unwrap();
     let n = start(Arc::new(store), false).await;
     let reader = n
-        .token("az-regulator", Role::Admin, ScopeSet::of(&[Scope::ListsRead]), Some(1))
+        .token(
+            "az-regulator",
+            Role::Admin,
+            ScopeSet::of(&[Scope::ListsRead]),
+            Some(1),
+        )
         .await;
     let writer = n
         .token("az-regulator", Role::Admin, ScopeSet::REST, Some(1))
@@ -214,7 +219,9 @@ async fn token_scopes_narrow_the_role_and_expired_tokens_are_refused() {
 
 async fn client_credentials_flow(store: Arc<dyn Store>) {
     let n = start(store, true).await;
-    let (id, secret) = n.client("az-azercell", ScopeSet::of(&[Scope::N5gEirEic])).await;
+    let (id, secret) = n
+        .client("az-azercell", ScopeSet::of(&[Scope::N5gEirEic]))
+        .await;
 
     // Without a token: 401 with the challenge naming the scope.
     let r = n.eir(None).await;
@@ -261,13 +268,19 @@ async fn client_credentials_flow(store: Arc<dyn Store>) {
     assert_eq!((code, body["error"].as_str()), (400, Some("invalid_scope")));
 
     // A token without n5g-eir-eic: 403 insufficient_scope.
-    let (rid, rsecret) = n.client("az-azercell", ScopeSet::of(&[Scope::ListsRead])).await;
+    let (rid, rsecret) = n
+        .client("az-azercell", ScopeSet::of(&[Scope::ListsRead]))
+        .await;
     let (code, _, body) = n.token_request(&rid, &rsecret, true, &[]).await;
     assert_eq!(code, 200, "{body}");
     let reader = body["access_token"].as_str().unwrap().to_owned();
     let r = n.eir(Some(&reader)).await;
     assert_eq!(r.status(), 403);
-    assert!(www(&r).contains("error=\"insufficient_scope\""), "{}", www(&r));
+    assert!(
+        www(&r).contains("error=\"insufficient_scope\""),
+        "{}",
+        www(&r)
+    );
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["cause"], "FORBIDDEN");
     // ...but it reads the REST API as its operator may.
@@ -288,10 +301,16 @@ async fn client_credentials_flow(store: Arc<dyn Store>) {
 
     // Bad secret, unknown client, bad grant type, no credentials.
     let (code, h, body) = n.token_request(&id, &rsecret, true, &[]).await;
-    assert_eq!((code, body["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     assert_eq!(h["www-authenticate"], "Basic realm=\"ceir\"");
     let (code, _, body) = n.token_request("nobody", &secret, false, &[]).await;
-    assert_eq!((code, body["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     let r = h2()
         .post(format!("{}/oauth2/token", n.base))
         .basic_auth(&id, Some(&secret))
@@ -360,18 +379,23 @@ async fn client_credentials_to_n5g_eir_over_http2_postgres() {
 async fn token_endpoint_locks_a_client_after_repeated_failures() {
     let (store, _dir) = testkit::sqlite().await.unwrap();
     let n = start(Arc::new(store), true).await;
-    let (id, secret) = n.client("az-azercell", ScopeSet::of(&[Scope::N5gEirEic])).await;
+    let (id, secret) = n
+        .client("az-azercell", ScopeSet::of(&[Scope::N5gEirEic]))
+        .await;
     for _ in 0..ceir_http::oauth::MAX_FAILURES {
-        let (code, _, _) = n
-            .token_request(&id, "ceir_cs_guess", true, &[])
-            .await;
+        let (code, _, _) = n.token_request(&id, "ceir_cs_guess", true, &[]).await;
         assert_eq!(code, 401);
     }
     let (code, h, body) = n.token_request(&id, &secret, true, &[]).await;
-    assert_eq!((code, body["error"].as_str()), (429, Some("invalid_client")));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (429, Some("invalid_client"))
+    );
     assert_eq!(h["retry-after"], "300");
     // Another client is not affected.
-    let (id2, secret2) = n.client("az-azercell", ScopeSet::of(&[Scope::N5gEirEic])).await;
+    let (id2, secret2) = n
+        .client("az-azercell", ScopeSet::of(&[Scope::N5gEirEic]))
+        .await;
     assert_eq!(n.token_request(&id2, &secret2, false, &[]).await.0, 200);
     // After the lockout, the right secret works again.
     n.clock.advance_ms(ceir_http::oauth::LOCKOUT_MS);

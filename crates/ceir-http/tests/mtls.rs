@@ -28,7 +28,11 @@ fn ca(name: &str) -> (Issuer<'static, KeyPair>, String) {
 }
 
 /// A certificate and its key, in one PEM (as reqwest's `Identity` takes them).
-fn leaf(issuer: &Issuer<'static, KeyPair>, name: &str, usage: ExtendedKeyUsagePurpose) -> (String, String) {
+fn leaf(
+    issuer: &Issuer<'static, KeyPair>,
+    name: &str,
+    usage: ExtendedKeyUsagePurpose,
+) -> (String, String) {
     let mut p = CertificateParams::new(vec![name.to_owned()]).unwrap();
     p.distinguished_name.push(DnType::CommonName, name);
     p.extended_key_usages = vec![usage];
@@ -41,7 +45,8 @@ fn leaf(issuer: &Issuer<'static, KeyPair>, name: &str, usage: ExtendedKeyUsagePu
 async fn only_clients_with_a_certificate_from_the_client_ca_get_in() {
     let dir = tempfile::tempdir().unwrap();
     let (server_ca, server_ca_pem) = ca("ceir test server CA");
-    let (server_cert, server_key) = leaf(&server_ca, "localhost", ExtendedKeyUsagePurpose::ServerAuth);
+    let (server_cert, server_key) =
+        leaf(&server_ca, "localhost", ExtendedKeyUsagePurpose::ServerAuth);
     let (client_ca, client_ca_pem) = ca("operator interconnect CA");
     let (stranger_ca, _) = ca("some other CA");
     let p = |f: &str| dir.path().join(f);
@@ -51,17 +56,28 @@ async fn only_clients_with_a_certificate_from_the_client_ca_get_in() {
     std::fs::write(p("empty.pem"), "").unwrap();
 
     // A CA file without a certificate is a clear error.
-    let Err(e) = ceir_http::server::tls_acceptor_mtls(&p("cert.pem"), &p("key.pem"), Some(&p("empty.pem"))) else {
+    let Err(e) =
+        ceir_http::server::tls_acceptor_mtls(&p("cert.pem"), &p("key.pem"), Some(&p("empty.pem")))
+    else {
         panic!("an empty CA file is refused")
     };
     assert!(e.contains("no CA certificate"), "{e}");
 
-    let tls = ceir_http::server::tls_acceptor_mtls(&p("cert.pem"), &p("key.pem"), Some(&p("clients.pem"))).unwrap();
+    let tls = ceir_http::server::tls_acceptor_mtls(
+        &p("cert.pem"),
+        &p("key.pem"),
+        Some(&p("clients.pem")),
+    )
+    .unwrap();
     let (store, _db) = testkit::sqlite().await.unwrap();
     let registry = Arc::new(
-        Registry::open(Arc::new(store), Arc::new(SystemClock), UnlistedPolicy::Permit)
-            .await
-            .unwrap(),
+        Registry::open(
+            Arc::new(store),
+            Arc::new(SystemClock),
+            UnlistedPolicy::Permit,
+        )
+        .await
+        .unwrap(),
     );
     let app = ceir_http::router(ceir_http::AppState::new(registry, Country::AZ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -85,22 +101,45 @@ async fn only_clients_with_a_certificate_from_the_client_ca_get_in() {
         }
         b.build().unwrap()
     };
-    let url = format!("https://localhost:{port}/n5g-eir-eic/v1/equipment-status?pei=imei-354237107777773");
+    let url = format!(
+        "https://localhost:{port}/n5g-eir-eic/v1/equipment-status?pei=imei-354237107777773"
+    );
 
-    let amf = leaf(&client_ca, "amf-1.azercell", ExtendedKeyUsagePurpose::ClientAuth);
+    let amf = leaf(
+        &client_ca,
+        "amf-1.azercell",
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
     for h1 in [false, true] {
-        let r = client(Some(amf.clone()), h1).get(&url).send().await.unwrap();
+        let r = client(Some(amf.clone()), h1)
+            .get(&url)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 200);
         assert_eq!(r.text().await.unwrap(), r#"{"status":"WHITELISTED"}"#);
     }
 
     let none = client(None, false).get(&url).send().await;
     assert!(none.is_err(), "no client certificate: {none:?}");
-    let stranger = leaf(&stranger_ca, "amf-9.elsewhere", ExtendedKeyUsagePurpose::ClientAuth);
+    let stranger = leaf(
+        &stranger_ca,
+        "amf-9.elsewhere",
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
     let other = client(Some(stranger), false).get(&url).send().await;
     assert!(other.is_err(), "a certificate from another CA: {other:?}");
     // The refused handshakes did not disturb the listener.
-    assert_eq!(client(Some(amf), false).get(&url).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        client(Some(amf), false)
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
 
     tx.send(()).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(15), server)

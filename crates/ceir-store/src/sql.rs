@@ -6,8 +6,8 @@
 
 use crate::*;
 use ceir_domain::authz::Capability;
-use ceir_domain::credential::{self, SecretKind};
 use ceir_domain::catalog::RadioSet;
+use ceir_domain::credential::{self, SecretKind};
 use ceir_domain::ids::{Imei, Imsi};
 use ceir_domain::lists::{may_lift, EntryMeta};
 use ceir_domain::status::ListFlags;
@@ -1053,8 +1053,7 @@ impl Store for SqlStore {
 
     async fn authenticate(&self, secret: &str, now: Timestamp) -> Result<Option<TokenInfo>> {
         // Strings of the wrong shape or with a bad checksum never reach the database.
-        if credential::recognise(secret) != Some(SecretKind::ApiToken) && !is_legacy_token(secret)
-        {
+        if credential::recognise(secret) != Some(SecretKind::ApiToken) && !is_legacy_token(secret) {
             return Ok(None);
         }
         type R = (
@@ -1079,8 +1078,19 @@ impl Store for SqlStore {
             .fetch_optional(p)
             .await?
         });
-        let Some((id, user, role, label, expires_at, revoked_at, oid, oname, okind, ocountry, scopes)) =
-            row
+        let Some((
+            id,
+            user,
+            role,
+            label,
+            expires_at,
+            revoked_at,
+            oid,
+            oname,
+            okind,
+            ocountry,
+            scopes,
+        )) = row
         else {
             return Ok(None);
         };

@@ -48,7 +48,10 @@ async fn scoped_tokens(s: &SqlStore) {
     assert_eq!(t.scopes, reader);
     let a = t.actor();
     assert!(a.can(Capability::ReadLists));
-    assert!(!a.can(Capability::Block), "a regulator's read token cannot write");
+    assert!(
+        !a.can(Capability::Block),
+        "a regulator's read token cannot write"
+    );
     assert!(!a.can(Capability::ReadCatalog));
     // The plain API keeps its meaning: the REST scopes, within the role.
     let (pid, psecret) = s
@@ -84,13 +87,11 @@ async fn scoped_tokens(s: &SqlStore) {
     assert_eq!(police[0].token.id, pid);
     assert_eq!(police[0].created_at, T0);
     s.revoke_token(&rid, T0).await.unwrap();
-    let r = s
-        .tokens(Some("az-regulator"))
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
-    assert_eq!((r.token.id.as_str(), r.revoked_at), (rid.as_str(), Some(T0)));
+    let r = s.tokens(Some("az-regulator")).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (r.token.id.as_str(), r.revoked_at),
+        (rid.as_str(), Some(T0))
+    );
     assert_eq!(r.token.scopes, reader);
     assert_eq!(r.token.expires_at, Some(T0.plus_days(90)));
 }
@@ -133,28 +134,58 @@ async fn clients_and_access_tokens(s: &SqlStore) {
     let token = s.issue_access_token(&c.id, eic, exp, T0).await.unwrap();
     assert_eq!(recognise(&token), Some(SecretKind::AccessToken));
     let g = s.access_token(&token, T0).await.unwrap().unwrap();
-    assert_eq!((g.client.id.as_str(), g.scopes, g.expires_at), (c.id.as_str(), eic, exp));
+    assert_eq!(
+        (g.client.id.as_str(), g.scopes, g.expires_at),
+        (c.id.as_str(), eic, exp)
+    );
     let a = g.actor();
     assert_eq!(a.user, format!("client:{}", c.id));
     assert!(a.can(Capability::CheckEquipment));
     assert!(!a.can(Capability::ReadLists), "scope n5g-eir-eic only");
-    assert!(s.access_token(&token, exp).await.unwrap().is_none(), "expired");
-    assert!(s.access_token(&secret, T0).await.unwrap().is_none(), "a client secret is no access token");
+    assert!(
+        s.access_token(&token, exp).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(
+        s.access_token(&secret, T0).await.unwrap().is_none(),
+        "a client secret is no access token"
+    );
 
     // Issuing sweeps tokens that have expired.
-    let later = s.issue_access_token(&c2.id, ScopeSet::REST, Timestamp(exp.0 + 3_600_000), exp).await.unwrap();
+    let later = s
+        .issue_access_token(&c2.id, ScopeSet::REST, Timestamp(exp.0 + 3_600_000), exp)
+        .await
+        .unwrap();
     assert!(s.access_token(&token, T0).await.unwrap().is_none(), "swept");
     assert!(s.access_token(&later, exp).await.unwrap().is_some());
 
-    let t3 = s.issue_access_token(&c.id, eic, Timestamp(exp.0 + 60_000), exp).await.unwrap();
+    let t3 = s
+        .issue_access_token(&c.id, eic, Timestamp(exp.0 + 60_000), exp)
+        .await
+        .unwrap();
     s.revoke_client(&c.id, exp).await.unwrap();
-    assert!(s.access_token(&t3, exp).await.unwrap().is_none(), "revoked client");
-    assert_eq!(s.verify_client(&c.id, &secret).await.unwrap(), ClientCheck::Unknown);
-    assert!(s.issue_access_token(&c.id, eic, Timestamp(exp.0 + 60_000), exp).await.is_err());
-    assert!(s.revoke_client(&c.id, exp).await.is_err(), "already revoked");
+    assert!(
+        s.access_token(&t3, exp).await.unwrap().is_none(),
+        "revoked client"
+    );
+    assert_eq!(
+        s.verify_client(&c.id, &secret).await.unwrap(),
+        ClientCheck::Unknown
+    );
+    assert!(s
+        .issue_access_token(&c.id, eic, Timestamp(exp.0 + 60_000), exp)
+        .await
+        .is_err());
+    assert!(
+        s.revoke_client(&c.id, exp).await.is_err(),
+        "already revoked"
+    );
     let listed = s.clients().await.unwrap();
     assert_eq!(listed.len(), 2);
-    assert_eq!(listed.iter().find(|x| x.id == c.id).unwrap().revoked_at, Some(exp));
+    assert_eq!(
+        listed.iter().find(|x| x.id == c.id).unwrap().revoked_at,
+        Some(exp)
+    );
 }
 
 macro_rules! both_engines {

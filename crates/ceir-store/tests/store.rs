@@ -427,7 +427,10 @@ async fn tokens(s: &SqlStore) {
         ceir_domain::credential::recognise(&secret),
         Some(ceir_domain::credential::SecretKind::ApiToken)
     );
-    assert!(!secret.contains(&id), "the public id is not part of the secret");
+    assert!(
+        !secret.contains(&id),
+        "the public id is not part of the secret"
+    );
     let t = s.authenticate(&secret, T0).await.unwrap().unwrap();
     assert_eq!(
         (t.org.kind, t.role, t.user.as_str()),

@@ -131,9 +131,9 @@ impl Config {
             self.tls_client_ca = Some(v.into());
         }
         if let Some(v) = get("CEIR_EIR_REQUIRE_OAUTH") {
-            self.eir_require_oauth = v.parse().with_context(|| {
-                format!("CEIR_EIR_REQUIRE_OAUTH={v}: use true or false")
-            })?;
+            self.eir_require_oauth = v
+                .parse()
+                .with_context(|| format!("CEIR_EIR_REQUIRE_OAUTH={v}: use true or false"))?;
         }
         if let Some(v) = get("CEIR_ACCESS_TOKEN_SECONDS") {
             self.access_token_seconds = v.parse().with_context(|| {

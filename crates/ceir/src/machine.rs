@@ -53,9 +53,9 @@ impl Expiry {
 
 /// Scopes from repeated or comma-separated `--scope` values.
 fn scopes(values: &[String]) -> Result<ScopeSet> {
-    values.iter().try_fold(ScopeSet::EMPTY, |acc, v| {
-        Ok(acc.union(ScopeSet::parse(v)?))
-    })
+    values
+        .iter()
+        .try_fold(ScopeSet::EMPTY, |acc, v| Ok(acc.union(ScopeSet::parse(v)?)))
 }
 
 /// Scopes that the holder's organisation kind and role can never use: a warning, not an error,
@@ -66,7 +66,10 @@ fn warn_unusable(kind: ceir_domain::authz::OrgKind, role: Role, s: ScopeSet) {
             .iter()
             .any(|c| c.scope() == scope && grants(kind, role, *c));
         if !usable {
-            eprintln!("warning: a {kind} {} can use no right of scope {scope}", role.as_str());
+            eprintln!(
+                "warning: a {kind} {} can use no right of scope {scope}",
+                role.as_str()
+            );
         }
     }
 }
@@ -106,10 +109,12 @@ pub async fn create_token(cfg: &Config, store: &dyn Store, a: TokenCreate) -> Re
     if s.contains(Scope::N5gEirEic) {
         bail!("n5g-eir-eic is for network functions: register one with `ceir client create` and let it use POST /oauth2/token");
     }
-    let org = store
-        .organisation(&a.org)
-        .await?
-        .with_context(|| format!("no organisation {:?}; register it with `ceir token org`", a.org))?;
+    let org = store.organisation(&a.org).await?.with_context(|| {
+        format!(
+            "no organisation {:?}; register it with `ceir token org`",
+            a.org
+        )
+    })?;
     warn_unusable(org.kind, role, s);
     let expires_at = a.expiry.at(cfg, now);
     let (id, secret) = store
@@ -205,13 +210,15 @@ pub async fn client(store: &dyn Store, cmd: ClientCmd) -> Result<()> {
             if s.is_empty() {
                 bail!("give at least one --scope, e.g. --scope n5g-eir-eic");
             }
-            let o = store
-                .organisation(&org)
-                .await?
-                .with_context(|| format!("no organisation {org:?}; register it with `ceir token org`"))?;
+            let o = store.organisation(&org).await?.with_context(|| {
+                format!("no organisation {org:?}; register it with `ceir token org`")
+            })?;
             warn_unusable(o.kind, role, s);
             let (c, secret) = store.create_client(&org, &name, role, s, now).await?;
-            println!("client {} of {} ({}), scope \"{}\"", c.name, c.org.id, c.org.kind, c.scopes);
+            println!(
+                "client {} of {} ({}), scope \"{}\"",
+                c.name, c.org.id, c.org.kind, c.scopes
+            );
             println!("client_id     {}", c.id);
             println!("client_secret {secret}");
             eprintln!("the secret is shown once; store it safely");
@@ -228,7 +235,11 @@ pub async fn client(store: &dyn Store, cmd: ClientCmd) -> Result<()> {
                     c.org.id,
                     c.name,
                     c.role.as_str(),
-                    if c.revoked_at.is_some() { "revoked" } else { "active" },
+                    if c.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    },
                     c.scopes
                 );
             }

@@ -30,51 +30,109 @@ fn tokens_have_scopes_and_expiry_and_list_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (ok, _, err) = run(ceir(d).args([
-        "token", "org", "az-police", "--name", "Police", "--kind", "law_enforcement", "--country",
+        "token",
+        "org",
+        "az-police",
+        "--name",
+        "Police",
+        "--kind",
+        "law_enforcement",
+        "--country",
         "AZ",
     ]));
     assert!(ok, "{err}");
     let (ok, out, err) = run(ceir(d).args([
-        "token", "create", "--org", "az-police", "--user", "dash", "--scope", "lists:read",
-        "--expires-in", "30d",
+        "token",
+        "create",
+        "--org",
+        "az-police",
+        "--user",
+        "dash",
+        "--scope",
+        "lists:read",
+        "--expires-in",
+        "30d",
     ]));
     assert!(ok, "{err}");
     assert!(out.contains("scope \"lists:read\""), "{out}");
     let secret = out.lines().nth(1).unwrap().to_owned();
-    assert!(secret.starts_with("ceir_") && secret.len() == 41, "{secret}");
+    assert!(
+        secret.starts_with("ceir_") && secret.len() == 41,
+        "{secret}"
+    );
     let (ok, out, _) = run(ceir(d).args(["token", "create", "--org", "az-police", "--user", "u"]));
     assert!(ok);
     assert!(
         out.contains("scope \"lists:read lists:write catalog:read catalog:write\""),
         "{out}"
     );
-    assert!(!out.contains("expires never"), "a default lifetime applies: {out}");
+    assert!(
+        !out.contains("expires never"),
+        "a default lifetime applies: {out}"
+    );
     let (ok, out, _) = run(ceir(d).args([
-        "token", "create", "--org", "az-police", "--user", "batch", "--no-expiry",
+        "token",
+        "create",
+        "--org",
+        "az-police",
+        "--user",
+        "batch",
+        "--no-expiry",
     ]));
     assert!(ok && out.contains("expires never"), "{out}");
 
     let (ok, out, _) = run(ceir(d).args(["token", "list", "--org", "az-police"]));
     assert!(ok);
     assert_eq!(out.lines().count(), 4, "{out}");
-    assert!(out.contains("lists:read") && out.contains("active"), "{out}");
+    assert!(
+        out.contains("lists:read") && out.contains("active"),
+        "{out}"
+    );
     assert!(!out.contains(&secret), "no secrets in the list");
 
     // Refusals say what to do.
     let (ok, _, err) = run(ceir(d).args([
-        "token", "create", "--org", "az-police", "--user", "u", "--scope", "n5g-eir-eic",
+        "token",
+        "create",
+        "--org",
+        "az-police",
+        "--user",
+        "u",
+        "--scope",
+        "n5g-eir-eic",
     ]));
     assert!(!ok && err.contains("ceir client create"), "{err}");
     let (ok, _, err) = run(ceir(d).args([
-        "token", "create", "--org", "az-police", "--user", "u", "--scope", "lists:delete",
+        "token",
+        "create",
+        "--org",
+        "az-police",
+        "--user",
+        "u",
+        "--scope",
+        "lists:delete",
     ]));
     assert!(!ok && err.contains("unknown scope"), "{err}");
     let (ok, _, err) = run(ceir(d).args([
-        "token", "create", "--org", "az-police", "--user", "u", "--expires-in", "soon",
+        "token",
+        "create",
+        "--org",
+        "az-police",
+        "--user",
+        "u",
+        "--expires-in",
+        "soon",
     ]));
     assert!(!ok && err.contains("90d"), "{err}");
     let (ok, _, _) = run(ceir(d).args([
-        "token", "create", "--org", "az-police", "--user", "u", "--expires-in", "1d",
+        "token",
+        "create",
+        "--org",
+        "az-police",
+        "--user",
+        "u",
+        "--expires-in",
+        "1d",
         "--no-expiry",
     ]));
     assert!(!ok, "--expires-in and --no-expiry conflict");
@@ -85,11 +143,26 @@ fn a_registered_network_function_calls_n5g_eir_with_an_access_token() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (ok, _, err) = run(ceir(d).args([
-        "token", "org", "azercell", "--name", "Azercell", "--kind", "operator", "--country", "AZ",
+        "token",
+        "org",
+        "azercell",
+        "--name",
+        "Azercell",
+        "--kind",
+        "operator",
+        "--country",
+        "AZ",
     ]));
     assert!(ok, "{err}");
     let (ok, out, err) = run(ceir(d).args([
-        "client", "create", "--org", "azercell", "--name", "amf-1", "--scope", "n5g-eir-eic",
+        "client",
+        "create",
+        "--org",
+        "azercell",
+        "--name",
+        "amf-1",
+        "--scope",
+        "n5g-eir-eic",
     ]));
     assert!(ok, "{err}");
     let field = |name: &str| {

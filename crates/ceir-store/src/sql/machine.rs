@@ -8,7 +8,8 @@ use ceir_domain::credential::{self, SecretKind};
 use ceir_domain::scope::ScopeSet;
 use ceir_domain::Timestamp;
 
-const CLIENT_COLS: &str = "c.id, c.name, c.role, c.scopes, c.created_at, c.revoked_at, o.id, o.name, o.kind, o.country";
+const CLIENT_COLS: &str =
+    "c.id, c.name, c.role, c.scopes, c.created_at, c.revoked_at, o.id, o.name, o.kind, o.country";
 
 type ClientRow = (
     String,
@@ -109,7 +110,20 @@ impl MachineStore for SqlStore {
         rows.into_iter()
             .filter(|r| org.is_none_or(|o| r.8 == o))
             .map(
-                |(id, user, role, label, expires_at, revoked_at, created_at, scopes, oid, oname, okind, ocountry)| {
+                |(
+                    id,
+                    user,
+                    role,
+                    label,
+                    expires_at,
+                    revoked_at,
+                    created_at,
+                    scopes,
+                    oid,
+                    oname,
+                    okind,
+                    ocountry,
+                )| {
                     Ok(TokenListing {
                         token: TokenInfo {
                             id,
