@@ -61,10 +61,10 @@ impl AppState {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
-    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators),
-    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView)),
+    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, oauth::token),
+    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, oauth::TokenRequest, oauth::TokenResponse, oauth::TokenError)),
     modifiers(&TokenScheme),
-    tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"))
+    tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"), (name = "oauth2", description = "Access tokens for network functions (client credentials), used on N5g-eir."))
 )]
 pub struct ApiDoc;
 
@@ -89,6 +89,10 @@ impl utoipa::Modify for TokenScheme {
                     .bearer_format("ceir API token")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "client",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
     }
 }

@@ -173,7 +173,10 @@ fn no_store(r: &mut Response) {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.error, "error_description": self.description});
+        let body = TokenError {
+            error: self.error.into(),
+            error_description: self.description,
+        };
         let mut r = (self.status, axum::Json(body)).into_response();
         no_store(&mut r);
         if self.status == StatusCode::UNAUTHORIZED {
@@ -257,8 +260,52 @@ fn client_credentials(
     }
 }
 
+/// The token request's form fields (RFC 6749 §4.4.2), for the OpenAPI document; the handler reads
+/// the form itself to refuse repeated fields.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenRequest {
+    /// Always `client_credentials`.
+    pub grant_type: String,
+    /// Space-separated scopes within the client's; all of them when absent.
+    pub scope: Option<String>,
+    /// With `client_secret`, instead of HTTP Basic.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub scope: String,
+}
+
+/// A token endpoint error (RFC 6749 §5.2).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenError {
+    /// invalid_request, invalid_client, unsupported_grant_type, invalid_scope or server_error.
+    pub error: String,
+    pub error_description: String,
+}
+
 /// `POST /oauth2/token`: `grant_type=client_credentials`, optional `scope`.
-async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+#[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client" = [])),
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, body = TokenError),
+        (status = 401, body = TokenError, description = "invalid_client"),
+        (status = 429, body = TokenError, description = "too many wrong secrets for this client")))]
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match issue(&state, &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -351,12 +398,12 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
         .await
         .map_err(ApiError::from)?;
     tracing::info!(client_id = %client.id, org = %client.org.id, scope = %scopes, "access token issued");
-    let mut r = axum::Json(serde_json::json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": m.access_token_seconds,
-        "scope": scopes.to_string(),
-    }))
+    let mut r = axum::Json(TokenResponse {
+        access_token: token,
+        token_type: "Bearer".into(),
+        expires_in: m.access_token_seconds,
+        scope: scopes.to_string(),
+    })
     .into_response();
     no_store(&mut r);
     Ok(r)
