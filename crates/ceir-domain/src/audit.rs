@@ -78,10 +78,12 @@ pub enum AuditAction {
     CatalogImport,
     OrgUpsert,
     PersonalDataRead,
+    ClientCreate,
+    ClientRevoke,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::ListAdd,
         AuditAction::ListRemove,
         AuditAction::ListChange,
@@ -91,6 +93,8 @@ impl AuditAction {
         AuditAction::CatalogImport,
         AuditAction::OrgUpsert,
         AuditAction::PersonalDataRead,
+        AuditAction::ClientCreate,
+        AuditAction::ClientRevoke,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -103,6 +107,8 @@ impl AuditAction {
             AuditAction::CatalogImport => "catalog.import",
             AuditAction::OrgUpsert => "org.upsert",
             AuditAction::PersonalDataRead => "personal_data.read",
+            AuditAction::ClientCreate => "client.create",
+            AuditAction::ClientRevoke => "client.revoke",
         }
     }
     pub fn parse(s: &str) -> Option<AuditAction> {
@@ -137,6 +143,9 @@ impl ObjectRef {
     }
     pub fn token(id: &str) -> ObjectRef {
         ObjectRef(format!("token:{id}"))
+    }
+    pub fn client(id: &str) -> ObjectRef {
+        ObjectRef(format!("client:{id}"))
     }
     pub fn org(id: &str) -> ObjectRef {
         ObjectRef(format!("org:{id}"))
@@ -423,6 +432,7 @@ mod tests {
                 org_kind: OrgKind::LawEnforcement,
                 user: "officer-1".into(),
                 role: Role::Officer,
+                scopes: crate::scope::ScopeSet::ALL,
             },
             RequestId::parse("1a2b-3c"),
         )

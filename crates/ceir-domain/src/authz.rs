@@ -1,5 +1,6 @@
 //! Who may do what: organisations, roles and the capabilities they grant, decided in one place.
 
+use crate::scope::{Scope, ScopeSet};
 use std::fmt;
 
 /// The kinds of organisation that use a CEIR.
@@ -95,10 +96,12 @@ pub enum Capability {
     ReadSubscriberData,
     /// Read and export the audit log (the regulator's oversight).
     ReadAudit,
+    /// Ask N5g-eir for a device's status (when the node requires OAuth2 there).
+    CheckEquipment,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::ReadLists,
         Capability::Block,
         Capability::Track,
@@ -109,6 +112,7 @@ impl Capability {
         Capability::ManageCatalog,
         Capability::ReadSubscriberData,
         Capability::ReadAudit,
+        Capability::CheckEquipment,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -122,6 +126,21 @@ impl Capability {
             Capability::ManageCatalog => "manage_catalog",
             Capability::ReadSubscriberData => "read_subscriber_data",
             Capability::ReadAudit => "read_audit",
+            Capability::CheckEquipment => "check_equipment",
+        }
+    }
+    /// The scope a credential must carry to use this capability. Exhaustive on purpose: a new
+    /// capability cannot be added without deciding which scope allows it.
+    pub const fn scope(self) -> Scope {
+        use Capability::*;
+        match self {
+            ReadLists => Scope::ListsRead,
+            Block | Track | Permit | ManageExceptions | BarTac => Scope::ListsWrite,
+            ReadCatalog => Scope::CatalogRead,
+            ManageCatalog => Scope::CatalogWrite,
+            CheckEquipment => Scope::N5gEirEic,
+            ReadSubscriberData => Scope::SubscribersRead,
+            ReadAudit => Scope::AuditRead,
         }
     }
     /// The capability needed to change a list.
@@ -155,7 +174,14 @@ pub fn grants(kind: OrgKind, role: Role, cap: Capability) -> bool {
         }
         // Oversight is the regulator's, at every role: reading the log changes nothing.
         ReadAudit => matches!(kind, Regulator | System),
+        // Network functions of operators; the regulator and the node for their own checks.
+        CheckEquipment => matches!(kind, Regulator | Operator | System),
     }
+}
+
+/// The one decision: the holder's grants, narrowed by the credential's scopes.
+pub fn permits(kind: OrgKind, role: Role, scopes: ScopeSet, cap: Capability) -> bool {
+    grants(kind, role, cap) && scopes.contains(cap.scope())
 }
 
 /// May `actor` see this subscriber's identifier in full? `own_plmns` are the networks the actor's
@@ -169,13 +195,15 @@ pub fn sees_subscriber(
         && (actor.org_kind != OrgKind::Operator || own_plmns.contains(&home))
 }
 
-/// Who is acting: an organisation, a person or client within it, and their role.
+/// Who is acting: an organisation, a person or client within it, their role, and the scopes of
+/// the credential they act through ([`ScopeSet::ALL`] for people and the node itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub org: String,
     pub org_kind: OrgKind,
     pub user: String,
     pub role: Role,
+    pub scopes: ScopeSet,
 }
 
 impl Actor {
@@ -186,10 +214,11 @@ impl Actor {
             org_kind: OrgKind::System,
             user: user.into(),
             role: Role::Admin,
+            scopes: ScopeSet::ALL,
         }
     }
     pub fn can(&self, cap: Capability) -> bool {
-        grants(self.org_kind, self.role, cap)
+        permits(self.org_kind, self.role, self.scopes, cap)
     }
 }
 
@@ -217,14 +246,15 @@ mod tests {
             }
         }
         let read = "read_lists read_catalog";
-        let oversee = "read_lists read_catalog read_audit";
+        let oversee = "read_lists read_catalog read_audit check_equipment";
+        let eir = "read_lists read_catalog check_equipment";
         let expected = format!(
-            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit
-regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit
+            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment
+regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment
 regulator/viewer: {oversee}
-operator/admin: read_lists manage_exceptions read_catalog read_subscriber_data
-operator/officer: read_lists manage_exceptions read_catalog read_subscriber_data
-operator/viewer: {read}
+operator/admin: read_lists manage_exceptions read_catalog read_subscriber_data check_equipment
+operator/officer: read_lists manage_exceptions read_catalog read_subscriber_data check_equipment
+operator/viewer: {eir}
 law_enforcement/admin: read_lists block track read_catalog read_subscriber_data
 law_enforcement/officer: read_lists block track read_catalog read_subscriber_data
 law_enforcement/viewer: {read}
@@ -240,8 +270,8 @@ bank/viewer: {read}
 partner_node/admin: {read}
 partner_node/officer: {read}
 partner_node/viewer: {read}
-system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit
-system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit
+system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment
+system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment
 system/viewer: {oversee}
 "
         );
@@ -258,6 +288,7 @@ system/viewer: {oversee}
             org_kind,
             user: "u".into(),
             role,
+            scopes: ScopeSet::ALL,
         };
         let op = actor(OrgKind::Operator, Role::Officer);
         assert!(sees_subscriber(&op, azercell, &[azercell]));
@@ -292,5 +323,34 @@ system/viewer: {oversee}
             bakcell,
             &[]
         ));
+    }
+
+    /// Scopes only narrow: a credential never gains a right its holder lacks, and loses exactly
+    /// the capabilities whose scope it does not carry.
+    #[test]
+    fn scopes_narrow_grants() {
+        for kind in OrgKind::ALL {
+            for role in Role::ALL {
+                for cap in Capability::ALL {
+                    assert_eq!(
+                        permits(kind, role, ScopeSet::ALL, cap),
+                        grants(kind, role, cap)
+                    );
+                    assert!(!permits(kind, role, ScopeSet::EMPTY, cap));
+                    let only = ScopeSet::of(&[cap.scope()]);
+                    assert_eq!(permits(kind, role, only, cap), grants(kind, role, cap));
+                    for other in Scope::ALL.into_iter().filter(|s| *s != cap.scope()) {
+                        assert!(!permits(kind, role, ScopeSet::of(&[other]), cap));
+                    }
+                }
+            }
+        }
+        let reader = Actor {
+            scopes: ScopeSet::of(&[Scope::ListsRead]),
+            ..Actor::system("t")
+        };
+        assert!(reader.can(Capability::ReadLists));
+        assert!(!reader.can(Capability::Block));
+        assert!(!reader.can(Capability::ReadCatalog));
     }
 }

@@ -6,11 +6,13 @@ pub mod audit;
 pub mod authz;
 pub mod catalog;
 pub mod clock;
+pub mod credential;
 pub mod error;
 pub mod ids;
 pub mod invalid;
 pub mod lists;
 pub mod redact;
+pub mod scope;
 pub mod status;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -1,4 +1,5 @@
-//! Authentication by API token and the one capability check every route goes through.
+//! Authentication by API token (or OAuth2 access token) and the one capability check every
+//! route goes through.
 
 use crate::problem::ApiError;
 use crate::AppState;
@@ -58,6 +59,17 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 )
             })?
             .trim();
+        if ceir_domain::credential::recognise(secret)
+            == Some(ceir_domain::credential::SecretKind::AccessToken)
+        {
+            return match state.machine.resolve(state, secret).await? {
+                Some(c) => Ok(Caller(c.actor.clone())),
+                None => Err(ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "the access token is unknown, expired or revoked",
+                )),
+            };
+        }
         let now = state.registry.clock().now();
         match state.registry.store().authenticate(secret, now).await? {
             Some(t) => Ok(Caller(t.actor())),

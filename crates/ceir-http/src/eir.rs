@@ -48,6 +48,15 @@ fn parse_query(q: &str) -> EirQuery<'_> {
     out
 }
 
+/// The same, for a node that requires an OAuth2 access token with scope `n5g-eir-eic`.
+pub async fn equipment_status_oauth(
+    _: crate::oauth::EirBearer,
+    state: State<Arc<AppState>>,
+    q: RawQuery,
+) -> Response {
+    equipment_status(state, q).await
+}
+
 pub async fn equipment_status(
     State(state): State<Arc<AppState>>,
     RawQuery(q): RawQuery,

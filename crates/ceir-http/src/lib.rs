@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod eir;
 pub mod metrics;
+pub mod oauth;
 pub mod problem;
 pub mod public;
 pub mod server;
@@ -36,14 +37,24 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// This node's country: the default origin of entries made here.
     pub country: Country,
+    /// OAuth2 clients, access tokens and whether N5g-eir requires them.
+    pub machine: oauth::MachineAuth,
 }
 
 impl AppState {
     pub fn new(registry: Arc<Registry>, country: Country) -> Arc<AppState> {
+        AppState::with_machine(registry, country, oauth::MachineAuth::default())
+    }
+    pub fn with_machine(
+        registry: Arc<Registry>,
+        country: Country,
+        machine: oauth::MachineAuth,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
             registry,
             metrics: metrics::Metrics::new(),
             country,
+            machine,
         })
     }
 }
@@ -51,10 +62,10 @@ impl AppState {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
-    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, audit::list_audit, audit::export_audit),
-    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, audit::AuditView, audit::AuditPage)),
+    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, audit::list_audit, audit::export_audit, oauth::token),
+    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, audit::AuditView, audit::AuditPage, oauth::TokenRequest, oauth::TokenResponse, oauth::TokenError)),
     modifiers(&TokenScheme),
-    tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"), (name = "audit", description = "The tamper-evident audit log: the regulator's oversight."))
+    tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"), (name = "audit", description = "The tamper-evident audit log: the regulator's oversight."), (name = "oauth2", description = "Access tokens for network functions (client credentials), used on N5g-eir."))
 )]
 pub struct ApiDoc;
 
@@ -79,6 +90,10 @@ impl utoipa::Modify for TokenScheme {
                     .bearer_format("ceir API token")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "client",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
     }
 }
@@ -268,12 +283,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .merge(audit::routes())
+        .merge(oauth::routes())
         .layer(middleware::from_fn_with_state(state.clone(), observe));
+    // Chosen once here, so the open EIR pays nothing for the option.
+    let eir_route = if state.machine.require_eir_oauth {
+        get(eir::equipment_status_oauth)
+    } else {
+        get(eir::equipment_status)
+    };
     Router::new()
-        .route(
-            &format!("{}/equipment-status", eir::BASE),
-            get(eir::equipment_status),
-        )
+        .route(&format!("{}/equipment-status", eir::BASE), eir_route)
         .merge(rest)
         .fallback(not_found)
         .layer(RequestIdLayer)

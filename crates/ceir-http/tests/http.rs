@@ -657,6 +657,31 @@ async fn authorization_matrix_covers_every_route() {
             }
         }
     }
+    // The token endpoint authenticates clients, not bearers: any API token, or none, gets 401.
+    covered.insert("/oauth2/token".to_owned());
+    let mut bearers: Vec<Option<&str>> = vec![None];
+    for kind in OrgKind::ALL {
+        for role in Role::ALL {
+            bearers.push(Some(n.token(kind, role)));
+        }
+    }
+    for bearer in bearers {
+        let mut q = h1()
+            .post(format!("{}/oauth2/token", n.base))
+            .form(&[("grant_type", "client_credentials")]);
+        if let Some(t) = bearer {
+            q = q.bearer_auth(t);
+        }
+        let r = q.send().await.unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            401,
+            "/oauth2/token, bearer: {}",
+            bearer.is_some()
+        );
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+    }
     assert_eq!(
         documented, covered,
         "every documented route is in the matrix"

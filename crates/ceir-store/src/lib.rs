@@ -5,16 +5,19 @@
 //! (`list_history`), which in-memory indexes follow.
 
 pub mod audit;
+pub mod machine;
 mod sql;
 pub mod testkit;
 
 pub use audit::{AuditFilter, AuditStore};
+pub use machine::MachineStore;
 pub use sql::{SqlStore, StoreConfig};
 
 use ceir_domain::audit::AuditContext;
 use ceir_domain::authz::{Actor, OrgKind, Role};
 use ceir_domain::catalog::TacModel;
 use ceir_domain::lists::{Country, ListKind, NewEntry, Reason, RuleError, Subject};
+use ceir_domain::scope::ScopeSet;
 use ceir_domain::{ErrorCode, Tac, Timestamp};
 
 /// Why a store operation failed.
@@ -193,6 +196,8 @@ pub struct TokenInfo {
     pub role: Role,
     pub label: String,
     pub expires_at: Option<Timestamp>,
+    /// What the token may be used for, within the holder's grants.
+    pub scopes: ScopeSet,
 }
 
 impl TokenInfo {
@@ -202,6 +207,7 @@ impl TokenInfo {
             org_kind: self.org.kind,
             user: self.user.clone(),
             role: self.role,
+            scopes: self.scopes,
         }
     }
 }
@@ -248,7 +254,7 @@ pub struct IntegrityReport {
 /// The registry's persistent state. Implementations must make every method atomic, and every
 /// method that changes something writes its audit record in the same transaction.
 #[async_trait::async_trait]
-pub trait Store: AuditStore + Send + Sync + std::fmt::Debug {
+pub trait Store: AuditStore + MachineStore + Send + Sync + std::fmt::Debug {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Where the data lives, without secrets (for start-up messages).
@@ -304,7 +310,8 @@ pub trait Store: AuditStore + Send + Sync + std::fmt::Debug {
         now: Timestamp,
     ) -> Result<()>;
     async fn organisation(&self, id: &str) -> Result<Option<Organisation>>;
-    /// Creates a token and returns its id and the secret, shown once.
+    /// Creates a token with the REST scopes ([`ScopeSet::REST`]) and returns its id and the
+    /// secret, shown once. [`MachineStore::create_scoped_token`] chooses the scopes.
     // The token's own fields plus who creates it, when: grouping them would only move the count.
     #[allow(clippy::too_many_arguments)]
     async fn create_token(

@@ -8,6 +8,7 @@ use crate::*;
 use ceir_domain::audit::{AuditAction, AuditEntry, ObjectRef};
 use ceir_domain::authz::Capability;
 use ceir_domain::catalog::RadioSet;
+use ceir_domain::credential::{self, SecretKind};
 use ceir_domain::ids::{Imei, Imsi};
 use ceir_domain::lists::{may_lift, EntryMeta};
 use ceir_domain::status::ListFlags;
@@ -54,6 +55,7 @@ macro_rules! on_pool {
 
 #[macro_use]
 mod audit;
+mod machine;
 
 /// The registry store on SQLite or PostgreSQL.
 pub struct SqlStore {
@@ -498,16 +500,32 @@ fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// An unguessable token: a recognisable prefix (so secret scanners find leaked ones), a public
-/// id for listing and revoking, and 160 bits of secret.
-fn new_token() -> (String, String) {
+/// A fresh secret of `kind` (see `ceir_domain::credential`: prefix, 178 random bits, checksum).
+fn new_secret(kind: SecretKind) -> Result<String> {
     use rand::distributions::{Alphanumeric, DistString};
-    let mut rng = rand::rngs::OsRng;
-    let id = Alphanumeric
-        .sample_string(&mut rng, 10)
-        .to_ascii_lowercase();
-    let secret = Alphanumeric.sample_string(&mut rng, 28);
-    (id.clone(), format!("ceir_{id}_{secret}"))
+    let body = Alphanumeric.sample_string(&mut rand::rngs::OsRng, credential::BODY_LEN);
+    credential::compose(kind, &body)
+        .ok_or_else(|| StoreError::Corrupt("a generated secret has the wrong shape".into()))
+}
+
+/// A short public id for listing and revoking.
+fn new_id() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric
+        .sample_string(&mut rand::rngs::OsRng, 10)
+        .to_ascii_lowercase()
+}
+
+/// Tokens made before the checksummed form: `ceir_<10-char id>_<28-char secret>`. They keep
+/// working until they expire or are revoked.
+fn is_legacy_token(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 5 + 10 + 1 + 28
+        && s.starts_with("ceir_")
+        && b.get(15) == Some(&b'_')
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i < 5 || i == 15 || c.is_ascii_alphanumeric())
 }
 
 impl SqlStore {
@@ -1075,36 +1093,24 @@ impl Store for SqlStore {
         by: &AuditContext,
         now: Timestamp,
     ) -> Result<(String, String)> {
-        if self.organisation(org).await?.is_none() {
-            return Err(StoreError::NotFound(format!("organisation {org:?}")));
-        }
-        let (id, secret) = new_token();
-        // Never the secret, nor its hash.
-        let detail = serde_json::json!({"org": org, "user": user, "role": role.as_str(), "label": label, "expires_at": expires_at.map(|t| t.0)}).to_string();
-        let entry = AuditEntry::new(by, AuditAction::TokenCreate, ObjectRef::token(&id), detail);
-        on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query(
-                "INSERT INTO api_token (id, secret_hash, org, user_name, role, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&id)
-            .bind(hash_secret(&secret))
-            .bind(org)
-            .bind(user)
-            .bind(role.as_str())
-            .bind(label)
-            .bind(now.0)
-            .bind(expires_at.map(|t| t.0))
-            .execute(&mut *tx)
-            .await?;
-            audit_append!(tx, entry, now);
-            tx.commit().await?;
-        });
-        Ok((id, secret))
+        self.create_scoped_token(
+            &crate::machine::NewToken {
+                org,
+                user,
+                role,
+                label,
+                scopes: ScopeSet::REST,
+                expires_at,
+            },
+            by,
+            now,
+        )
+        .await
     }
 
     async fn authenticate(&self, secret: &str, now: Timestamp) -> Result<Option<TokenInfo>> {
-        if !secret.starts_with("ceir_") || secret.len() > 100 {
+        // Strings of the wrong shape or with a bad checksum never reach the database.
+        if credential::recognise(secret) != Some(SecretKind::ApiToken) && !is_legacy_token(secret) {
             return Ok(None);
         }
         type R = (
@@ -1118,18 +1124,30 @@ impl Store for SqlStore {
             String,
             String,
             String,
+            String,
         );
         let row: Option<R> = on_pool!(&self.pool, p => {
             sqlx::query_as::<_, R>(
-                "SELECT t.id, t.user_name, t.role, t.label, t.expires_at, t.revoked_at, o.id, o.name, o.kind, o.country \
+                "SELECT t.id, t.user_name, t.role, t.label, t.expires_at, t.revoked_at, o.id, o.name, o.kind, o.country, t.scopes \
                  FROM api_token t JOIN organisation o ON o.id = t.org WHERE t.secret_hash = $1",
             )
             .bind(hash_secret(secret))
             .fetch_optional(p)
             .await?
         });
-        let Some((id, user, role, label, expires_at, revoked_at, oid, oname, okind, ocountry)) =
-            row
+        let Some((
+            id,
+            user,
+            role,
+            label,
+            expires_at,
+            revoked_at,
+            oid,
+            oname,
+            okind,
+            ocountry,
+            scopes,
+        )) = row
         else {
             return Ok(None);
         };
@@ -1143,6 +1161,7 @@ impl Store for SqlStore {
             role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
             label,
             expires_at: expires_at.map(Timestamp),
+            scopes: ScopeSet::parse(&scopes).map_err(|e| corrupt("token scopes", e))?,
         }))
     }
 

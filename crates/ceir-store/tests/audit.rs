@@ -91,6 +91,7 @@ fn officer(org: &str, kind: OrgKind) -> Actor {
         org_kind: kind,
         user: format!("{org}-officer"),
         role: Role::Officer,
+        scopes: ceir_domain::scope::ScopeSet::ALL,
     }
 }
 

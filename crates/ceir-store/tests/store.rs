@@ -22,6 +22,7 @@ fn actor(org: &str, kind: OrgKind) -> AuditContext {
         org_kind: kind,
         user: format!("{org}-officer"),
         role: Role::Officer,
+        scopes: ceir_domain::scope::ScopeSet::ALL,
     })
 }
 
@@ -424,7 +425,14 @@ async fn tokens(s: &SqlStore) {
         )
         .await
         .unwrap();
-    assert!(secret.starts_with(&format!("ceir_{id}_")));
+    assert_eq!(
+        ceir_domain::credential::recognise(&secret),
+        Some(ceir_domain::credential::SecretKind::ApiToken)
+    );
+    assert!(
+        !secret.contains(&id),
+        "the public id is not part of the secret"
+    );
     let t = s.authenticate(&secret, T0).await.unwrap().unwrap();
     assert_eq!(
         (t.org.kind, t.role, t.user.as_str()),

@@ -25,6 +25,14 @@ pub struct Config {
     pub unlisted: String,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): TLS clients must present a certificate chained to one (mutual TLS).
+    pub tls_client_ca: Option<PathBuf>,
+    /// N5g-eir requires an OAuth2 access token with scope n5g-eir-eic.
+    pub eir_require_oauth: bool,
+    /// Lifetime of access tokens issued by POST /oauth2/token, in seconds.
+    pub access_token_seconds: i64,
+    /// Default lifetime of API tokens, in days (`ceir token create --expires-in` overrides).
+    pub token_days: i64,
     /// "text" or "json" logs.
     pub log_format: String,
     /// How often expired entries are lifted, in seconds.
@@ -44,6 +52,10 @@ impl Default for Config {
             unlisted: "permit".into(),
             tls_cert: None,
             tls_key: None,
+            tls_client_ca: None,
+            eir_require_oauth: false,
+            access_token_seconds: 3600,
+            token_days: 90,
             log_format: "text".into(),
             sweep_seconds: 60,
             max_catalog_drop: 0.1,
@@ -115,6 +127,24 @@ impl Config {
         if let Some(v) = get("CEIR_TLS_KEY") {
             self.tls_key = Some(v.into());
         }
+        if let Some(v) = get("CEIR_TLS_CLIENT_CA") {
+            self.tls_client_ca = Some(v.into());
+        }
+        if let Some(v) = get("CEIR_EIR_REQUIRE_OAUTH") {
+            self.eir_require_oauth = v
+                .parse()
+                .with_context(|| format!("CEIR_EIR_REQUIRE_OAUTH={v}: use true or false"))?;
+        }
+        if let Some(v) = get("CEIR_ACCESS_TOKEN_SECONDS") {
+            self.access_token_seconds = v.parse().with_context(|| {
+                format!("CEIR_ACCESS_TOKEN_SECONDS={v}: give a number of seconds")
+            })?;
+        }
+        if let Some(v) = get("CEIR_TOKEN_DAYS") {
+            self.token_days = v
+                .parse()
+                .with_context(|| format!("CEIR_TOKEN_DAYS={v}: give a number of days"))?;
+        }
         if let Some(v) = get("CEIR_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -126,6 +156,15 @@ impl Config {
         self.policy()?;
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             bail!("TLS needs both tls_cert and tls_key (or neither)");
+        }
+        if self.tls_client_ca.is_some() && self.tls_cert.is_none() {
+            bail!("tls_client_ca (mutual TLS) needs tls_cert and tls_key");
+        }
+        if !(60..=86_400).contains(&self.access_token_seconds) {
+            bail!("access_token_seconds must be between 60 and 86400");
+        }
+        if self.token_days <= 0 {
+            bail!("token_days must be positive; use `ceir token create --no-expiry` for a token that never expires");
         }
         if !(0.0..=1.0).contains(&self.max_catalog_drop) {
             bail!("max_catalog_drop must be between 0 and 1");
@@ -207,5 +246,15 @@ mod tests {
             toml::from_str::<Config>("lisen = \"x\"").is_err(),
             "unknown keys are refused"
         );
+        let c: Config = toml::from_str("tls_client_ca = \"ca.pem\"").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("tls_cert"));
+        let mut c = Config::default();
+        assert!(!c.eir_require_oauth);
+        assert_eq!(c.token_days, 90);
+        c.apply_env(|k| (k == "CEIR_EIR_REQUIRE_OAUTH").then(|| "yes".to_owned()))
+            .unwrap_err();
+        c.apply_env(|k| (k == "CEIR_EIR_REQUIRE_OAUTH").then(|| "true".to_owned()))
+            .unwrap();
+        assert!(c.eir_require_oauth);
     }
 }

@@ -62,6 +62,7 @@ fn actor(o: &Organisation) -> AuditContext {
         org_kind: o.kind,
         user: "demo".into(),
         role: Role::Officer,
+        scopes: ceir_domain::scope::ScopeSet::ALL,
     })
 }
 
@@ -131,6 +132,7 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
         org_kind: OrgKind::Regulator,
         user: "demo".into(),
         role: Role::Admin,
+        scopes: ceir_domain::scope::ScopeSet::ALL,
     });
     for o in &orgs {
         store.upsert_organisation(o, &reg_actor, now).await?;

@@ -3,6 +3,7 @@
 mod audit;
 mod config;
 mod demo;
+mod machine;
 
 use anyhow::{bail, Context, Result};
 use ceir_domain::audit::AuditContext;
@@ -54,6 +55,9 @@ enum Command {
     /// Organisations and API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// OAuth2 clients for network functions (client credentials, POST /oauth2/token).
+    #[command(subcommand)]
+    Client(machine::ClientCmd),
     /// Verify that the store's entries, history and change feed agree.
     Verify,
     /// The tamper-evident audit log: verify its chain, export it.
@@ -175,19 +179,12 @@ enum TokenCmd {
         plmns: Vec<String>,
     },
     /// Create an API token; the secret is shown once.
-    Create {
+    Create(machine::TokenCreate),
+    /// API tokens with their scopes and expiry (never their secrets).
+    List {
+        /// Only this organisation's.
         #[arg(long)]
-        org: String,
-        #[arg(long)]
-        user: String,
-        /// admin, officer or viewer.
-        #[arg(long, default_value = "officer")]
-        role: String,
-        #[arg(long, default_value = "")]
-        label: String,
-        /// Expires after this many days.
-        #[arg(long)]
-        days: Option<i64>,
+        org: Option<String>,
     },
     /// Revoke a token by its id.
     Revoke { id: String },
@@ -273,6 +270,7 @@ async fn local_actor(store: &dyn Store, org: Option<&str>) -> Result<Actor> {
             org_kind: OrgKind::Regulator,
             user,
             role: Role::Admin,
+            scopes: ceir_domain::scope::ScopeSet::ALL,
         }),
         Some(id) => {
             let o = store.organisation(id).await?.with_context(|| {
@@ -283,6 +281,7 @@ async fn local_actor(store: &dyn Store, org: Option<&str>) -> Result<Actor> {
                 org_kind: o.kind,
                 user,
                 role: Role::Officer,
+                scopes: ceir_domain::scope::ScopeSet::ALL,
             })
         }
     }
@@ -383,6 +382,7 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&cfg).await?;
             audit::run(store.as_ref(), cmd).await
         }
+        Command::Client(cmd) => machine::client(open_store(&cfg).await?.as_ref(), cmd).await,
         Command::Verify => {
             let store = open_store(&cfg).await?;
             let r = store.integrity_check().await?;
@@ -414,9 +414,10 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Res
         "status index built"
     );
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(c), Some(k)) => {
-            Some(ceir_http::server::tls_acceptor(c, k).map_err(anyhow::Error::msg)?)
-        }
+        (Some(c), Some(k)) => Some(
+            ceir_http::server::tls_acceptor_mtls(c, k, cfg.tls_client_ca.as_deref())
+                .map_err(anyhow::Error::msg)?,
+        ),
         _ => None,
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -435,7 +436,13 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Res
             .clone()
             .follow(std::time::Duration::from_secs(cfg.sweep_seconds), stop_rx),
     );
-    let app = ceir_http::router(ceir_http::AppState::new(registry, cfg.country()?));
+    let machine =
+        ceir_http::oauth::MachineAuth::new(cfg.eir_require_oauth, cfg.access_token_seconds);
+    let app = ceir_http::router(ceir_http::AppState::with_machine(
+        registry,
+        cfg.country()?,
+        machine,
+    ));
     println!(
         "ceir listening on {scheme}://{addr} (HTTP/1.1 and HTTP/2{})",
         if tls.is_some() {
@@ -446,6 +453,12 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Res
     );
     println!("store: {} at {}", store.backend(), store.location());
     println!("unlisted devices: {}", cfg.unlisted);
+    if cfg.eir_require_oauth {
+        println!("N5g-eir requires an OAuth2 access token (scope n5g-eir-eic)");
+    }
+    if cfg.tls_client_ca.is_some() {
+        println!("TLS clients must present a certificate from tls_client_ca");
+    }
     if let Some(i) = intro {
         println!("{i}");
     }
@@ -821,29 +834,8 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
                 println!("networks bound to {id}: {}", plmns.join(", "));
             }
         }
-        TokenCmd::Create {
-            org,
-            user,
-            role,
-            label,
-            days,
-        } => {
-            let role = Role::parse(&role).context("role: use admin, officer or viewer")?;
-            let (id, secret) = store
-                .create_token(
-                    &org,
-                    &user,
-                    role,
-                    &label,
-                    days.map(|d| now.plus_days(d)),
-                    &by,
-                    now,
-                )
-                .await?;
-            println!("token {id} for {user} of {org} ({})", role.as_str());
-            println!("{secret}");
-            eprintln!("the secret is shown once; store it safely");
-        }
+        TokenCmd::Create(a) => machine::create_token(cfg, store.as_ref(), a).await?,
+        TokenCmd::List { org } => machine::list_tokens(store.as_ref(), org.as_deref()).await?,
         TokenCmd::Revoke { id } => {
             store.revoke_token(&id, &by, now).await?;
             println!("token {id} revoked");
