@@ -5,11 +5,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod credentials;
 pub mod eir;
 pub mod metrics;
+pub mod oidc;
 pub mod problem;
 pub mod public;
 pub mod server;
+pub mod signin;
+pub mod websec;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
@@ -35,14 +39,29 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// This node's country: the default origin of entries made here.
     pub country: Country,
+    /// Staff sign-in, sessions, rate limits and single sign-on.
+    pub sign_in: signin::SignIn,
 }
 
 impl AppState {
+    /// A node with local sign-in at its default settings and no single sign-on.
     pub fn new(registry: Arc<Registry>, country: Country) -> Arc<AppState> {
+        Self::with_sign_in(
+            registry,
+            country,
+            signin::SignIn::local(signin::SignInConfig::default()),
+        )
+    }
+    pub fn with_sign_in(
+        registry: Arc<Registry>,
+        country: Country,
+        sign_in: signin::SignIn,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
             registry,
             metrics: metrics::Metrics::new(),
             country,
+            sign_in,
         })
     }
 }
@@ -50,8 +69,8 @@ impl AppState {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
-    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators),
-    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView)),
+    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, signin::me),
+    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, signin::MeView)),
     modifiers(&TokenScheme),
     tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"))
 )]
@@ -78,6 +97,15 @@ impl utoipa::Modify for TokenScheme {
                     .bearer_format("ceir API token")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    websec::SESSION_COOKIE,
+                    "A staff session from POST /auth/login or single sign-on; changes also need X-CSRF-Token.",
+                ),
+            )),
         );
     }
 }
@@ -258,7 +286,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tacs/{tac}", get(api::get_tac))
         .route("/api/v1/stats", get(api::get_stats))
         .route("/api/v1/operators", get(api::get_operators))
-        .route("/api/v1/public/check/{imei}", get(public::check))
+        .route(
+            "/api/v1/public/check/{imei}",
+            get(public::check).layer(middleware::from_fn_with_state(
+                state.clone(),
+                websec::limit_public,
+            )),
+        )
         .route("/", get(public::page))
         .route("/check", get(public::page))
         .route("/static/check.js", get(public::script))
@@ -266,6 +300,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .merge(signin::routes(&state))
+        .merge(oidc::routes(&state))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            websec::security_headers,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe));
     Router::new()
         .route(

@@ -78,7 +78,15 @@ pub async fn check(
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
-    let mut r = body.into_response();
+    with_page_headers(body.into_response(), content_type)
+}
+
+/// A page or script made at request time, with the same headers as the static assets.
+pub fn asset_owned(body: String, content_type: &'static str) -> Response {
+    with_page_headers(body.into_response(), content_type)
+}
+
+fn with_page_headers(mut r: Response, content_type: &'static str) -> Response {
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(

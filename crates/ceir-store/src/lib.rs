@@ -4,9 +4,11 @@
 //! code serves both. Every write is one transaction that also appends to the ordered change feed
 //! (`list_history`), which in-memory indexes follow.
 
+pub mod accounts;
 mod sql;
 pub mod testkit;
 
+pub use accounts::{AccountStore, NewUser, OidcIdentity, OpenedSession, Session, User};
 pub use sql::{SqlStore, StoreConfig};
 
 use ceir_domain::authz::{Actor, OrgKind, Role};
@@ -35,6 +37,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("refused: {0}")]
     SafetyStop(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the store holds a value it cannot read: {0}")]
     Corrupt(String),
 }
@@ -46,6 +50,7 @@ impl StoreError {
             StoreError::Rule { source, .. } => source.code(),
             StoreError::NotListed { .. } | StoreError::NotFound(_) => ErrorCode::NotFound,
             StoreError::SafetyStop(_) => ErrorCode::SafetyStop,
+            StoreError::Conflict(_) => ErrorCode::Conflict,
             StoreError::Corrupt(_) => ErrorCode::Internal,
         }
     }
@@ -242,7 +247,7 @@ pub struct IntegrityReport {
 
 /// The registry's persistent state. Implementations must make every method atomic.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: AccountStore + Send + Sync + std::fmt::Debug {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Where the data lives, without secrets (for start-up messages).

@@ -51,6 +51,8 @@ macro_rules! on_pool {
     };
 }
 
+mod accounts;
+
 /// The registry store on SQLite or PostgreSQL.
 pub struct SqlStore {
     pool: Pool,

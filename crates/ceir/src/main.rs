@@ -52,6 +52,9 @@ enum Command {
     /// Organisations and API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Staff accounts: local passwords (with optional TOTP) and single sign-on identities.
+    #[command(subcommand)]
+    User(UserCmd),
     /// Verify that the store's entries, history and change feed agree.
     Verify,
 }
@@ -181,6 +184,47 @@ enum TokenCmd {
     },
     /// Revoke a token by its id.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Create a user in a registered organisation.
+    Add {
+        #[arg(long)]
+        org: String,
+        /// The sign-in name, unique within the organisation.
+        #[arg(long)]
+        name: String,
+        /// admin, officer or viewer.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// For single sign-on by e-mail (oidc_map = "email").
+        #[arg(long)]
+        email: Option<String>,
+        /// Read a password for local sign-in from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Add a TOTP second factor; its otpauth:// URI is printed once.
+        #[arg(long, requires = "password_stdin")]
+        totp: bool,
+        /// For single sign-on by subject: the `sub` the identity provider gives this person.
+        #[arg(long)]
+        oidc_subject: Option<String>,
+        /// The provider's issuer (default: the configured oidc_issuer).
+        #[arg(long, requires = "oidc_subject")]
+        oidc_issuer: Option<String>,
+    },
+    /// List users (never their secrets).
+    List,
+    /// Disable a user and end their sessions; the account is kept for the record.
+    Disable {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn init_tracing(json: bool) {
@@ -352,6 +396,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Token(cmd) => token(&cfg, cmd).await,
+        Command::User(cmd) => user(&cfg, cmd).await,
         Command::Verify => {
             let store = open_store(&cfg).await?;
             let r = store.integrity_check().await?;
@@ -404,7 +449,13 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Res
             .clone()
             .follow(std::time::Duration::from_secs(cfg.sweep_seconds), stop_rx),
     );
-    let app = ceir_http::router(ceir_http::AppState::new(registry, cfg.country()?));
+    let sign_in = ceir_http::signin::SignIn::new(cfg.sign_in()?).map_err(anyhow::Error::msg)?;
+    let sso = sign_in.oidc.is_some();
+    let app = ceir_http::router(ceir_http::AppState::with_sign_in(
+        registry,
+        cfg.country()?,
+        sign_in,
+    ));
     println!(
         "ceir listening on {scheme}://{addr} (HTTP/1.1 and HTTP/2{})",
         if tls.is_some() {
@@ -415,6 +466,12 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Res
     );
     println!("store: {} at {}", store.backend(), store.location());
     println!("unlisted devices: {}", cfg.unlisted);
+    if sso {
+        println!(
+            "single sign-on: {}",
+            cfg.oidc_issuer.as_deref().unwrap_or("")
+        );
+    }
     if let Some(i) = intro {
         println!("{i}");
     }
@@ -766,6 +823,119 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
         TokenCmd::Revoke { id } => {
             store.revoke_token(&id, now).await?;
             println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
+    let store = open_store(cfg).await?;
+    let now = SystemClock.now();
+    match cmd {
+        UserCmd::Add {
+            org,
+            name,
+            role,
+            display_name,
+            email,
+            password_stdin,
+            totp,
+            oidc_subject,
+            oidc_issuer,
+        } => {
+            let role = Role::parse(&role).context("role: use admin, officer or viewer")?;
+            if !password_stdin && oidc_subject.is_none() && email.is_none() {
+                bail!("the user could never sign in: give --password-stdin, --oidc-subject or --email");
+            }
+            let password_hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                Some(ceir_http::credentials::hash_password(password)?)
+            } else {
+                None
+            };
+            let (totp_secret, totp_uri) = if totp {
+                let (secret, uri) =
+                    ceir_http::credentials::new_totp(&format!("{org}/{name}"), "ceir")?;
+                (Some(secret), Some(uri))
+            } else {
+                (None, None)
+            };
+            let oidc = match oidc_subject {
+                None => None,
+                Some(subject) => Some(ceir_store::OidcIdentity {
+                    issuer: oidc_issuer.or_else(|| cfg.oidc_issuer.clone()).context(
+                        "--oidc-subject needs the provider: --oidc-issuer or oidc_issuer in the configuration",
+                    )?,
+                    subject,
+                }),
+            };
+            let u = store
+                .create_user(
+                    &ceir_store::NewUser {
+                        org,
+                        display_name: display_name.unwrap_or_else(|| name.clone()),
+                        name,
+                        role,
+                        email,
+                        password_hash,
+                        totp_secret,
+                        oidc,
+                    },
+                    now,
+                )
+                .await?;
+            println!(
+                "user {} of {} ({}, {}) created",
+                u.name,
+                u.org.id,
+                u.org.kind,
+                u.role.as_str()
+            );
+            if let Some(uri) = totp_uri {
+                println!("{uri}");
+                eprintln!("add this to an authenticator app now; it is shown once");
+            }
+        }
+        UserCmd::List => {
+            for u in store.users().await? {
+                let mut how = Vec::new();
+                if u.password_hash.is_some() {
+                    how.push("password");
+                }
+                if u.totp_secret.is_some() {
+                    how.push("totp");
+                }
+                if u.oidc.is_some() {
+                    how.push("sso-subject");
+                }
+                if u.email.is_some() {
+                    how.push("sso-email");
+                }
+                let state = if u.is_disabled() {
+                    "disabled"
+                } else if u.is_locked(now) {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<16} {:<16} {:<8} {:<8} {}",
+                    u.org.id,
+                    u.name,
+                    u.role.as_str(),
+                    state,
+                    how.join(",")
+                );
+            }
+        }
+        UserCmd::Disable { org, name } => {
+            store.disable_user(&org, &name, now).await?;
+            println!("user {name} of {org} disabled; their sessions are ended");
         }
     }
     Ok(())
