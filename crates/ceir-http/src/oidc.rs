@@ -18,8 +18,8 @@ use ceir_domain::{ErrorCode, Timestamp};
 use ceir_store::User;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -321,23 +321,45 @@ async fn finish(
             .user_by_oidc(issuer, subject)
             .await
             .map_err(|e| Err(e.into()))?,
-        OidcMapping::Email => match (claims.email(), claims.email_verified()) {
-            (Some(email), Some(true)) => {
-                let mut found: Vec<User> = store
-                    .users_by_email(email.as_str())
-                    .await
-                    .map_err(|e| Err(e.into()))?
-                    .into_iter()
-                    .filter(|u| !u.is_disabled())
-                    .collect();
-                if found.len() == 1 {
-                    found.pop()
-                } else {
-                    None
+        OidcMapping::Email => {
+            // Providers often keep scope claims out of the ID token when an access token is
+            // issued; then they come from the userinfo endpoint, bound to the same subject.
+            let (email, verified) = match (claims.email(), claims.email_verified()) {
+                (Some(e), v) => (Some(e.as_str().to_owned()), v),
+                (None, _) => {
+                    let info = match client.user_info(
+                        tokens.access_token().clone(),
+                        Some(claims.subject().clone()),
+                    ) {
+                        Ok(req) => req.request_async(&o.http).await,
+                        Err(e) => return refuse(format!("no userinfo endpoint: {e}")),
+                    };
+                    let info: openidconnect::core::CoreUserInfoClaims = match info {
+                        Ok(i) => i,
+                        Err(e) => return refuse(format!("userinfo failed: {e}")),
+                    };
+                    (
+                        info.email().map(|e| e.as_str().to_owned()),
+                        info.email_verified(),
+                    )
                 }
+            };
+            let Some(email) = email.filter(|_| verified == Some(true)) else {
+                return refuse("the provider vouches for no verified e-mail address".into());
+            };
+            let mut found: Vec<User> = store
+                .users_by_email(&email)
+                .await
+                .map_err(|e| Err(e.into()))?
+                .into_iter()
+                .filter(|u| !u.is_disabled())
+                .collect();
+            if found.len() == 1 {
+                found.pop()
+            } else {
+                None
             }
-            _ => return refuse("the ID token carries no verified e-mail address".into()),
-        },
+        }
     };
     match user {
         Some(u) if !u.is_disabled() => Ok(u),
