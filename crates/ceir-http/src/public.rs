@@ -34,7 +34,8 @@ pub struct PublicCheck {
 
 #[utoipa::path(get, path = "/api/v1/public/check/{imei}", tag = "public",
     params(("imei" = String, Path, description = "15-digit IMEI; the check digit is verified")),
-    responses((status = 200, body = PublicCheck), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = PublicCheck), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many checks from this address; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn check(
     State(state): State<Arc<AppState>>,
     Path(imei): Path<String>,

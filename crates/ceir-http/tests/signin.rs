@@ -171,10 +171,10 @@ impl Node {
         s: &Session,
         csrf: bool,
     ) -> reqwest::RequestBuilder {
-        self.from_origin(method, path, s, csrf, &self.base)
+        self.sent_from(method, path, s, csrf, &self.base)
     }
 
-    fn from_origin(
+    fn sent_from(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -267,7 +267,7 @@ async fn a_session_signs_in_acts_with_csrf_and_signs_out() {
     let (code, body) = n.code(post(false)).await;
     assert_eq!((code, body["cause"].as_str()), (403, Some("CSRF_REJECTED")));
     let foreign = n
-        .from_origin(
+        .sent_from(
             reqwest::Method::POST,
             "/api/v1/lists/blocked/entries",
             &s,
