@@ -80,10 +80,12 @@ pub enum AuditAction {
     PersonalDataRead,
     ClientCreate,
     ClientRevoke,
+    UserCreate,
+    UserDisable,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::ListAdd,
         AuditAction::ListRemove,
         AuditAction::ListChange,
@@ -95,6 +97,8 @@ impl AuditAction {
         AuditAction::PersonalDataRead,
         AuditAction::ClientCreate,
         AuditAction::ClientRevoke,
+        AuditAction::UserCreate,
+        AuditAction::UserDisable,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -109,6 +113,8 @@ impl AuditAction {
             AuditAction::PersonalDataRead => "personal_data.read",
             AuditAction::ClientCreate => "client.create",
             AuditAction::ClientRevoke => "client.revoke",
+            AuditAction::UserCreate => "user.create",
+            AuditAction::UserDisable => "user.disable",
         }
     }
     pub fn parse(s: &str) -> Option<AuditAction> {
@@ -146,6 +152,11 @@ impl ObjectRef {
     }
     pub fn client(id: &str) -> ObjectRef {
         ObjectRef(format!("client:{id}"))
+    }
+    /// A staff account, by organisation and sign-in name (names are chosen by the regulator's
+    /// administrators, not personal identifiers of subscribers).
+    pub fn user(org: &str, name: &str) -> ObjectRef {
+        ObjectRef(format!("user:{org}/{name}"))
     }
     pub fn org(id: &str) -> ObjectRef {
         ObjectRef(format!("org:{id}"))

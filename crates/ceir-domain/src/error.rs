@@ -38,6 +38,13 @@ pub enum ErrorCode {
     MandatoryQueryParamMissing,
     /// TS 29.500: an optional query parameter is malformed (`supi`, `gpsi`, …).
     InvalidQueryParam,
+    /// Sign-in refused. Deliberately one code for an unknown user, a wrong password or code, and
+    /// a locked or disabled account, so that answers do not reveal which accounts exist.
+    SignInFailed,
+    /// Too many requests from this client; `Retry-After` says when to try again.
+    RateLimited,
+    /// A cookie-authenticated change without the session's CSRF token or from another origin.
+    CsrfRejected,
 }
 
 impl ErrorCode {
@@ -59,6 +66,9 @@ impl ErrorCode {
         ErrorCode::MandatoryQueryParamIncorrect,
         ErrorCode::MandatoryQueryParamMissing,
         ErrorCode::InvalidQueryParam,
+        ErrorCode::SignInFailed,
+        ErrorCode::RateLimited,
+        ErrorCode::CsrfRejected,
     ];
 
     /// The stable code string, used as the `cause` of problem+json and in CLI messages.
@@ -82,6 +92,9 @@ impl ErrorCode {
             ErrorCode::MandatoryQueryParamIncorrect => "MANDATORY_QUERY_PARAM_INCORRECT",
             ErrorCode::MandatoryQueryParamMissing => "MANDATORY_QUERY_PARAM_MISSING",
             ErrorCode::InvalidQueryParam => "INVALID_QUERY_PARAM",
+            ErrorCode::SignInFailed => "SIGN_IN_FAILED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::CsrfRejected => "CSRF_REJECTED",
         }
     }
 
@@ -116,6 +129,14 @@ impl ErrorCode {
                 "correct the parameter named in invalidParams"
             }
             ErrorCode::MandatoryQueryParamMissing => "add the parameter named in invalidParams",
+            ErrorCode::SignInFailed => {
+                "check the organisation, user name, password and code; after repeated failures \
+                 the account is locked for a while"
+            }
+            ErrorCode::RateLimited => "wait for the time given in Retry-After, then retry",
+            ErrorCode::CsrfRejected => {
+                "send the X-CSRF-Token given at sign-in (GET /auth/me) from this site's own pages"
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Authentication by API token (or OAuth2 access token) and the one capability check every
-//! route goes through.
+//! Authentication by API token, OAuth2 access token or browser session, and the one capability
+//! check every route goes through.
 
 use crate::problem::ApiError;
 use crate::AppState;
@@ -40,16 +40,22 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::new(
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            // No token: a browser session, if the request carries one.
+            return match crate::websec::session_cookie(&parts.headers) {
+                Some(secret) => session_caller(parts, state, secret).await,
+                None => Err(ApiError::new(
                     ErrorCode::Unauthenticated,
-                    "an API token is required: Authorization: Bearer ceir_…",
-                )
-            })?;
+                    "sign in, or give an API token: Authorization: Bearer ceir_…",
+                )),
+            };
+        };
+        let header = header.to_str().map_err(|_| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "an API token is required: Authorization: Bearer ceir_…",
+            )
+        })?;
         let secret = header
             .strip_prefix("Bearer ")
             .ok_or_else(|| {
@@ -79,4 +85,35 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             )),
         }
     }
+}
+
+/// A signed-in person. A cookie is sent by the browser on its own, so changes made with it must
+/// also prove they come from this site's pages (see [`crate::websec::check_csrf`]).
+async fn session_caller(
+    parts: &Parts,
+    state: &Arc<AppState>,
+    secret: &str,
+) -> Result<Caller, ApiError> {
+    let now = state.registry.clock().now();
+    let cfg = &state.sign_in.config;
+    let Some(session) = state
+        .registry
+        .store()
+        .session(secret, now, cfg.session_idle_ms)
+        .await?
+    else {
+        return Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "the session has ended or expired; sign in again",
+        ));
+    };
+    crate::websec::check_csrf(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &session.csrf_token,
+        cfg.public_origin.as_deref(),
+        cfg.tls,
+    )?;
+    Ok(Caller(session.user.actor()))
 }

@@ -6,12 +6,16 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod credentials;
 pub mod eir;
 pub mod metrics;
 pub mod oauth;
+pub mod oidc;
 pub mod problem;
 pub mod public;
 pub mod server;
+pub mod signin;
+pub mod websec;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
@@ -39,22 +43,51 @@ pub struct AppState {
     pub country: Country,
     /// OAuth2 clients, access tokens and whether N5g-eir requires them.
     pub machine: oauth::MachineAuth,
+    /// Staff sign-in, sessions, rate limits and single sign-on.
+    pub sign_in: signin::SignIn,
 }
 
 impl AppState {
+    /// A node with local sign-in at its default settings, no single sign-on, and N5g-eir open.
     pub fn new(registry: Arc<Registry>, country: Country) -> Arc<AppState> {
-        AppState::with_machine(registry, country, oauth::MachineAuth::default())
+        Self::build(
+            registry,
+            country,
+            oauth::MachineAuth::default(),
+            signin::SignIn::local(signin::SignInConfig::default()),
+        )
     }
     pub fn with_machine(
         registry: Arc<Registry>,
         country: Country,
         machine: oauth::MachineAuth,
     ) -> Arc<AppState> {
+        Self::build(
+            registry,
+            country,
+            machine,
+            signin::SignIn::local(signin::SignInConfig::default()),
+        )
+    }
+    pub fn with_sign_in(
+        registry: Arc<Registry>,
+        country: Country,
+        sign_in: signin::SignIn,
+    ) -> Arc<AppState> {
+        Self::build(registry, country, oauth::MachineAuth::default(), sign_in)
+    }
+    pub fn build(
+        registry: Arc<Registry>,
+        country: Country,
+        machine: oauth::MachineAuth,
+        sign_in: signin::SignIn,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
             registry,
             metrics: metrics::Metrics::new(),
             country,
             machine,
+            sign_in,
         })
     }
 }
@@ -62,8 +95,8 @@ impl AppState {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
-    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, audit::list_audit, audit::export_audit, oauth::token),
-    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, audit::AuditView, audit::AuditPage, oauth::TokenRequest, oauth::TokenResponse, oauth::TokenError)),
+    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, audit::list_audit, audit::export_audit, oauth::token, signin::me),
+    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, audit::AuditView, audit::AuditPage, oauth::TokenRequest, oauth::TokenResponse, oauth::TokenError, signin::MeView)),
     modifiers(&TokenScheme),
     tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"), (name = "audit", description = "The tamper-evident audit log: the regulator's oversight."), (name = "oauth2", description = "Access tokens for network functions (client credentials), used on N5g-eir."))
 )]
@@ -94,6 +127,15 @@ impl utoipa::Modify for TokenScheme {
         components.add_security_scheme(
             "client",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    websec::SESSION_COOKIE,
+                    "A staff session from POST /auth/login or single sign-on; changes also need X-CSRF-Token.",
+                ),
+            )),
         );
     }
 }
@@ -274,7 +316,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tacs/{tac}", get(api::get_tac))
         .route("/api/v1/stats", get(api::get_stats))
         .route("/api/v1/operators", get(api::get_operators))
-        .route("/api/v1/public/check/{imei}", get(public::check))
+        .route(
+            "/api/v1/public/check/{imei}",
+            get(public::check).layer(middleware::from_fn_with_state(
+                state.clone(),
+                websec::limit_public,
+            )),
+        )
         .route("/", get(public::page))
         .route("/check", get(public::page))
         .route("/static/check.js", get(public::script))
@@ -284,6 +332,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(audit::routes())
         .merge(oauth::routes())
+        .merge(signin::routes(&state))
+        .merge(oidc::routes(&state))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            websec::security_headers,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe));
     // Chosen once here, so the open EIR pays nothing for the option.
     let eir_route = if state.machine.require_eir_oauth {

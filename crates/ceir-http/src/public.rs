@@ -34,7 +34,8 @@ pub struct PublicCheck {
 
 #[utoipa::path(get, path = "/api/v1/public/check/{imei}", tag = "public",
     params(("imei" = String, Path, description = "15-digit IMEI; the check digit is verified")),
-    responses((status = 200, body = PublicCheck), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = PublicCheck), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many checks from this address; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn check(
     State(state): State<Arc<AppState>>,
     Path(imei): Path<String>,
@@ -78,7 +79,15 @@ pub async fn check(
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
-    let mut r = body.into_response();
+    with_page_headers(body.into_response(), content_type)
+}
+
+/// A page or script made at request time, with the same headers as the static assets.
+pub fn asset_owned(body: String, content_type: &'static str) -> Response {
+    with_page_headers(body.into_response(), content_type)
+}
+
+fn with_page_headers(mut r: Response, content_type: &'static str) -> Response {
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(

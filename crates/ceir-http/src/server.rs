@@ -79,7 +79,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         // Out of file descriptors and the like: back off rather than spin.
@@ -89,7 +89,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let svc = TowerToHyperService::new(app.clone());
+                let svc = TowerToHyperService::new(WithPeer { inner: app.clone(), peer });
                 let builder = builder.clone();
                 match &tls {
                     None => {
@@ -116,4 +116,37 @@ pub async fn serve(
     drop(listener);
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
     Ok(())
+}
+
+/// Attaches the peer's address to each request, for per-client rate limits. Skipped on the
+/// N5g-eir path, which needs no address and where a per-request allocation would cost
+/// throughput.
+#[derive(Debug, Clone)]
+struct WithPeer<S> {
+    inner: S,
+    peer: std::net::SocketAddr,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for WithPeer<S>
+where
+    S: tower::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        if !req.uri().path().starts_with(crate::eir::BASE) {
+            req.extensions_mut()
+                .insert(crate::websec::PeerAddr(self.peer));
+        }
+        self.inner.call(req)
+    }
 }

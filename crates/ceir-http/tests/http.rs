@@ -682,6 +682,20 @@ async fn authorization_matrix_covers_every_route() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "invalid_client");
     }
+    // Any signed-in caller, whatever their capabilities: 401 without credentials, else 200.
+    for (path, doc_path) in [("/auth/me", "/auth/me")] {
+        covered.insert(doc_path.to_owned());
+        assert_eq!(n.get(None, path).await.0, 401, "{path} without a token");
+        for kind in OrgKind::ALL {
+            for role in Role::ALL {
+                assert_eq!(
+                    n.get(Some(n.token(kind, role)), path).await.0,
+                    200,
+                    "{path} as {kind}/{role:?}"
+                );
+            }
+        }
+    }
     assert_eq!(
         documented, covered,
         "every documented route is in the matrix"

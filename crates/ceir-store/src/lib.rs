@@ -4,11 +4,13 @@
 //! code serves both. Every write is one transaction that also appends to the ordered change feed
 //! (`list_history`), which in-memory indexes follow.
 
+pub mod accounts;
 pub mod audit;
 pub mod machine;
 mod sql;
 pub mod testkit;
 
+pub use accounts::{AccountStore, NewUser, OidcIdentity, OpenedSession, Session, User};
 pub use audit::{AuditFilter, AuditStore};
 pub use machine::MachineStore;
 pub use sql::{SqlStore, StoreConfig};
@@ -41,6 +43,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("refused: {0}")]
     SafetyStop(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the store holds a value it cannot read: {0}")]
     Corrupt(String),
 }
@@ -52,6 +56,7 @@ impl StoreError {
             StoreError::Rule { source, .. } => source.code(),
             StoreError::NotListed { .. } | StoreError::NotFound(_) => ErrorCode::NotFound,
             StoreError::SafetyStop(_) => ErrorCode::SafetyStop,
+            StoreError::Conflict(_) => ErrorCode::Conflict,
             StoreError::Corrupt(_) => ErrorCode::Internal,
         }
     }
@@ -254,7 +259,7 @@ pub struct IntegrityReport {
 /// The registry's persistent state. Implementations must make every method atomic, and every
 /// method that changes something writes its audit record in the same transaction.
 #[async_trait::async_trait]
-pub trait Store: AuditStore + MachineStore + Send + Sync + std::fmt::Debug {
+pub trait Store: AuditStore + MachineStore + AccountStore + Send + Sync + std::fmt::Debug {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Where the data lives, without secrets (for start-up messages).

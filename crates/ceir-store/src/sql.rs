@@ -55,6 +55,7 @@ macro_rules! on_pool {
 
 #[macro_use]
 mod audit;
+mod accounts;
 mod machine;
 
 /// The registry store on SQLite or PostgreSQL.

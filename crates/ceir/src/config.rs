@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use ceir_domain::lists::Country;
 use ceir_domain::status::UnlistedPolicy;
+use ceir_http::signin::SignInConfig;
 use ceir_store::StoreConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -39,6 +40,32 @@ pub struct Config {
     pub sweep_seconds: u64,
     /// A catalog import may drop at most this share of the current models unless forced.
     pub max_catalog_drop: f64,
+    /// The origin browsers use to reach this node (e.g. `https://ceir.example.gov.az`), when a
+    /// proxy in front makes it differ from the Host a request carries.
+    pub public_origin: Option<String>,
+    /// Failed passwords in a row that lock an account...
+    pub lockout_failures: u32,
+    /// ...for this many minutes.
+    pub lockout_minutes: i64,
+    /// A staff session's absolute lifetime, in hours.
+    pub session_hours: i64,
+    /// A staff session unused for this many minutes ends.
+    pub session_idle_minutes: i64,
+    /// Requests per minute per client address on the public API.
+    pub rate_public_per_minute: u32,
+    /// Sign-in attempts per minute per client address.
+    pub rate_login_per_minute: u32,
+    /// OpenID Connect single sign-on: the provider's issuer URL (enables SSO when set).
+    pub oidc_issuer: Option<String>,
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret: Option<String>,
+    /// This node's callback URL, registered at the provider: `<public origin>/auth/oidc/callback`.
+    pub oidc_redirect_url: Option<String>,
+    /// How an identity finds its provisioned user: "subject" (issuer and subject recorded with
+    /// `ceir user add --oidc-subject`) or "email" (a verified e-mail address).
+    pub oidc_map: String,
+    /// Scopes asked for besides `openid`.
+    pub oidc_scopes: Vec<String>,
 }
 
 impl Default for Config {
@@ -59,6 +86,19 @@ impl Default for Config {
             log_format: "text".into(),
             sweep_seconds: 60,
             max_catalog_drop: 0.1,
+            public_origin: None,
+            lockout_failures: 5,
+            lockout_minutes: 15,
+            session_hours: 8,
+            session_idle_minutes: 60,
+            rate_public_per_minute: 60,
+            rate_login_per_minute: 10,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_redirect_url: None,
+            oidc_map: "subject".into(),
+            oidc_scopes: vec!["email".into(), "profile".into()],
         }
     }
 }
@@ -148,6 +188,22 @@ impl Config {
         if let Some(v) = get("CEIR_LOG_FORMAT") {
             self.log_format = v;
         }
+        if let Some(v) = get("CEIR_PUBLIC_ORIGIN") {
+            self.public_origin = Some(v);
+        }
+        for (key, field) in [
+            ("CEIR_OIDC_ISSUER", &mut self.oidc_issuer),
+            ("CEIR_OIDC_CLIENT_ID", &mut self.oidc_client_id),
+            ("CEIR_OIDC_CLIENT_SECRET", &mut self.oidc_client_secret),
+            ("CEIR_OIDC_REDIRECT_URL", &mut self.oidc_redirect_url),
+        ] {
+            if let Some(v) = get(key).filter(|v| !v.is_empty()) {
+                *field = Some(v);
+            }
+        }
+        if let Some(v) = get("CEIR_OIDC_MAP") {
+            self.oidc_map = v;
+        }
         Ok(())
     }
 
@@ -169,7 +225,59 @@ impl Config {
         if !(0.0..=1.0).contains(&self.max_catalog_drop) {
             bail!("max_catalog_drop must be between 0 and 1");
         }
+        self.sign_in()?;
         Ok(())
+    }
+
+    /// Sign-in, session, rate-limit and single sign-on settings for the HTTP layer.
+    pub fn sign_in(&self) -> Result<SignInConfig> {
+        use ceir_http::oidc::{OidcConfig, OidcMapping};
+        use ceir_http::websec::RateLimit;
+        if self.lockout_failures == 0 || self.lockout_minutes <= 0 {
+            bail!("lockout_failures and lockout_minutes must be positive");
+        }
+        if self.session_hours <= 0 || self.session_idle_minutes <= 0 {
+            bail!("session_hours and session_idle_minutes must be positive");
+        }
+        if self.rate_public_per_minute == 0 || self.rate_login_per_minute == 0 {
+            bail!("rate_public_per_minute and rate_login_per_minute must be positive");
+        }
+        let oidc = match &self.oidc_issuer {
+            None => None,
+            Some(issuer) => {
+                let (Some(client_id), Some(redirect_url)) =
+                    (&self.oidc_client_id, &self.oidc_redirect_url)
+                else {
+                    bail!("single sign-on needs oidc_client_id and oidc_redirect_url beside oidc_issuer");
+                };
+                let mapping = OidcMapping::parse(&self.oidc_map).with_context(|| {
+                    format!("oidc_map = {:?}: use subject or email", self.oidc_map)
+                })?;
+                Some(OidcConfig {
+                    issuer_url: issuer.clone(),
+                    client_id: client_id.clone(),
+                    client_secret: self.oidc_client_secret.clone(),
+                    redirect_url: redirect_url.clone(),
+                    mapping,
+                    scopes: self.oidc_scopes.clone(),
+                })
+            }
+        };
+        let rate = |per_minute| RateLimit {
+            per_minute,
+            burst: per_minute,
+        };
+        Ok(SignInConfig {
+            max_failures: self.lockout_failures,
+            lockout_ms: self.lockout_minutes.saturating_mul(60_000),
+            session_ttl_ms: self.session_hours.saturating_mul(3_600_000),
+            session_idle_ms: self.session_idle_minutes.saturating_mul(60_000),
+            public_rate: rate(self.rate_public_per_minute),
+            login_rate: rate(self.rate_login_per_minute),
+            tls: self.tls_cert.is_some(),
+            public_origin: self.public_origin.clone(),
+            oidc,
+        })
     }
 
     pub fn country(&self) -> Result<Country> {
@@ -256,5 +364,30 @@ mod tests {
         c.apply_env(|k| (k == "CEIR_EIR_REQUIRE_OAUTH").then(|| "true".to_owned()))
             .unwrap();
         assert!(c.eir_require_oauth);
+    }
+
+    #[test]
+    fn single_sign_on_needs_client_and_callback() {
+        let mut c: Config = toml::from_str(
+            "oidc_issuer = \"https://id.gov.az\"\noidc_client_id = \"ceir\"\nlockout_failures = 3",
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("oidc_redirect_url"), "{e}");
+        c.apply_env(|k| {
+            (k == "CEIR_OIDC_REDIRECT_URL").then(|| "https://ceir.gov.az/auth/oidc/callback".into())
+        })
+        .unwrap();
+        let s = c.sign_in().unwrap();
+        assert_eq!(s.max_failures, 3);
+        let o = s.oidc.unwrap();
+        assert_eq!(o.mapping, ceir_http::oidc::OidcMapping::Subject);
+        assert_eq!(o.redirect_url, "https://ceir.gov.az/auth/oidc/callback");
+        c.oidc_map = "name".into();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("subject or email"));
     }
 }

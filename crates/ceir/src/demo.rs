@@ -337,6 +337,9 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
         .await?;
     std::fs::write(cfg.data.join("demo-token"), format!("{reg_token}\n"))
         .context("cannot write the demo token file")?;
+    let password = demo_admin(store, now).await?;
+    std::fs::write(cfg.data.join("demo-password"), format!("{password}\n"))
+        .context("cannot write the demo password file")?;
 
     let base = format!("http://{}", cfg.listen);
     let eir = |i: Imei, supi: Option<Imsi>| {
@@ -410,5 +413,35 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
         s,
         "  OpenAPI document: {base}/openapi.json   metrics: {base}/metrics"
     );
+    let _ = writeln!(
+        s,
+        "\nStaff sign-in at {base}/login as the regulator's local admin (password also in {}):",
+        cfg.data.join("demo-password").display()
+    );
+    let _ = writeln!(s, "  user name: admin   password: {password}");
     Ok(s)
+}
+
+/// The regulator's local administrator, with a fresh random password the demo shows once.
+async fn demo_admin(store: &dyn Store, now: Timestamp) -> Result<String> {
+    use rand::distributions::{Alphanumeric, DistString};
+    let password = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 20);
+    let hash = ceir_http::credentials::hash_password(&password)?;
+    store
+        .create_user(
+            &ceir_store::NewUser {
+                org: "regulator".into(),
+                name: "admin".into(),
+                display_name: "Demo administrator".into(),
+                role: Role::Admin,
+                email: None,
+                password_hash: Some(hash),
+                totp_secret: None,
+                oidc: None,
+            },
+            &AuditContext::local(Actor::system("demo")),
+            now,
+        )
+        .await?;
+    Ok(password)
 }

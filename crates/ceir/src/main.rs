@@ -58,6 +58,9 @@ enum Command {
     /// OAuth2 clients for network functions (client credentials, POST /oauth2/token).
     #[command(subcommand)]
     Client(machine::ClientCmd),
+    /// Staff accounts: local passwords (with optional TOTP) and single sign-on identities.
+    #[command(subcommand)]
+    User(UserCmd),
     /// Verify that the store's entries, history and change feed agree.
     Verify,
     /// The tamper-evident audit log: verify its chain, export it.
@@ -205,6 +208,47 @@ impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
     }
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Create a user in a registered organisation.
+    Add {
+        #[arg(long)]
+        org: String,
+        /// The sign-in name, unique within the organisation.
+        #[arg(long)]
+        name: String,
+        /// admin, officer or viewer.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// For single sign-on by e-mail (oidc_map = "email").
+        #[arg(long)]
+        email: Option<String>,
+        /// Read a password for local sign-in from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Add a TOTP second factor; its otpauth:// URI is printed once.
+        #[arg(long, requires = "password_stdin")]
+        totp: bool,
+        /// For single sign-on by subject: the `sub` the identity provider gives this person.
+        #[arg(long)]
+        oidc_subject: Option<String>,
+        /// The provider's issuer (default: the configured oidc_issuer).
+        #[arg(long, requires = "oidc_subject")]
+        oidc_issuer: Option<String>,
+    },
+    /// List users (never their secrets).
+    List,
+    /// Disable a user and end their sessions; the account is kept for the record.
+    Disable {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn init_tracing(json: bool) {
@@ -383,6 +427,7 @@ async fn run(cli: Cli) -> Result<()> {
             audit::run(store.as_ref(), cmd).await
         }
         Command::Client(cmd) => machine::client(open_store(&cfg).await?.as_ref(), cmd).await,
+        Command::User(cmd) => user(&cfg, cmd).await,
         Command::Verify => {
             let store = open_store(&cfg).await?;
             let r = store.integrity_check().await?;
@@ -438,10 +483,13 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Res
     );
     let machine =
         ceir_http::oauth::MachineAuth::new(cfg.eir_require_oauth, cfg.access_token_seconds);
-    let app = ceir_http::router(ceir_http::AppState::with_machine(
+    let sign_in = ceir_http::signin::SignIn::new(cfg.sign_in()?).map_err(anyhow::Error::msg)?;
+    let sso = sign_in.oidc.is_some();
+    let app = ceir_http::router(ceir_http::AppState::build(
         registry,
         cfg.country()?,
         machine,
+        sign_in,
     ));
     println!(
         "ceir listening on {scheme}://{addr} (HTTP/1.1 and HTTP/2{})",
@@ -458,6 +506,12 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Res
     }
     if cfg.tls_client_ca.is_some() {
         println!("TLS clients must present a certificate from tls_client_ca");
+    }
+    if sso {
+        println!(
+            "single sign-on: {}",
+            cfg.oidc_issuer.as_deref().unwrap_or("")
+        );
     }
     if let Some(i) = intro {
         println!("{i}");
@@ -839,6 +893,121 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
         TokenCmd::Revoke { id } => {
             store.revoke_token(&id, &by, now).await?;
             println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
+    let store = open_store(cfg).await?;
+    let now = SystemClock.now();
+    let by = AuditContext::local(local_actor(store.as_ref(), None).await?);
+    match cmd {
+        UserCmd::Add {
+            org,
+            name,
+            role,
+            display_name,
+            email,
+            password_stdin,
+            totp,
+            oidc_subject,
+            oidc_issuer,
+        } => {
+            let role = Role::parse(&role).context("role: use admin, officer or viewer")?;
+            if !password_stdin && oidc_subject.is_none() && email.is_none() {
+                bail!("the user could never sign in: give --password-stdin, --oidc-subject or --email");
+            }
+            let password_hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                Some(ceir_http::credentials::hash_password(password)?)
+            } else {
+                None
+            };
+            let (totp_secret, totp_uri) = if totp {
+                let (secret, uri) =
+                    ceir_http::credentials::new_totp(&format!("{org}/{name}"), "ceir")?;
+                (Some(secret), Some(uri))
+            } else {
+                (None, None)
+            };
+            let oidc = match oidc_subject {
+                None => None,
+                Some(subject) => Some(ceir_store::OidcIdentity {
+                    issuer: oidc_issuer.or_else(|| cfg.oidc_issuer.clone()).context(
+                        "--oidc-subject needs the provider: --oidc-issuer or oidc_issuer in the configuration",
+                    )?,
+                    subject,
+                }),
+            };
+            let u = store
+                .create_user(
+                    &ceir_store::NewUser {
+                        org,
+                        display_name: display_name.unwrap_or_else(|| name.clone()),
+                        name,
+                        role,
+                        email,
+                        password_hash,
+                        totp_secret,
+                        oidc,
+                    },
+                    &by,
+                    now,
+                )
+                .await?;
+            println!(
+                "user {} of {} ({}, {}) created",
+                u.name,
+                u.org.id,
+                u.org.kind,
+                u.role.as_str()
+            );
+            if let Some(uri) = totp_uri {
+                println!("{uri}");
+                eprintln!("add this to an authenticator app now; it is shown once");
+            }
+        }
+        UserCmd::List => {
+            for u in store.users().await? {
+                let mut how = Vec::new();
+                if u.password_hash.is_some() {
+                    how.push("password");
+                }
+                if u.totp_secret.is_some() {
+                    how.push("totp");
+                }
+                if u.oidc.is_some() {
+                    how.push("sso-subject");
+                }
+                if u.email.is_some() {
+                    how.push("sso-email");
+                }
+                let state = if u.is_disabled() {
+                    "disabled"
+                } else if u.is_locked(now) {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<16} {:<16} {:<8} {:<8} {}",
+                    u.org.id,
+                    u.name,
+                    u.role.as_str(),
+                    state,
+                    how.join(",")
+                );
+            }
+        }
+        UserCmd::Disable { org, name } => {
+            store.disable_user(&org, &name, &by, now).await?;
+            println!("user {name} of {org} disabled; their sessions are ended");
         }
     }
     Ok(())
