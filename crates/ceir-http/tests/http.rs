@@ -701,6 +701,107 @@ async fn authorization_matrix_covers_every_route() {
         "every documented route is in the matrix"
     );
 
+    // Routes outside the OpenAPI document: pages, sign-in, probes and N5g-eir (3GPP's document
+    // describes it). (method, route as registered, concrete path, answers without credentials,
+    // answers with any role's token.) Sign-in routes share one rate limit per client address,
+    // so 429 is an acceptable answer there; a token must never change their outcome.
+    let eir = format!("/n5g-eir-eic/v1/equipment-status?pei=imei-{STOLEN}");
+    let page = |p: &'static str| ("GET", p, p.to_owned(), vec![200u16], vec![200u16]);
+    let undocumented: Vec<(&str, &str, String, Vec<u16>, Vec<u16>)> = vec![
+        page("/"),
+        page("/check"),
+        page("/static/check.js"),
+        page("/static/check.css"),
+        page("/login"),
+        page("/static/login.js"),
+        page("/openapi.json"),
+        page("/healthz"),
+        page("/metrics"),
+        (
+            "POST",
+            "/auth/login",
+            "/auth/login".into(),
+            vec![401],
+            vec![401, 429],
+        ),
+        (
+            "POST",
+            "/auth/logout",
+            "/auth/logout".into(),
+            vec![401],
+            vec![204],
+        ),
+        // Single sign-on is not configured on this node.
+        (
+            "GET",
+            "/auth/oidc/login",
+            "/auth/oidc/login".into(),
+            vec![404],
+            vec![404, 429],
+        ),
+        (
+            "GET",
+            "/auth/oidc/callback",
+            "/auth/oidc/callback?state=x&code=y".into(),
+            vec![404],
+            vec![404],
+        ),
+        // Open unless `eir_require_oauth` is set (tests/machine.rs covers that mode).
+        (
+            "GET",
+            "/n5g-eir-eic/v1/equipment-status",
+            eir,
+            vec![200],
+            vec![200],
+        ),
+    ];
+    let registered = registered_routes();
+    let known: std::collections::BTreeSet<String> = documented
+        .iter()
+        .cloned()
+        .chain(undocumented.iter().map(|r| r.1.to_owned()))
+        .collect();
+    assert_eq!(
+        registered, known,
+        "every route the router registers is in the matrix, documented or not"
+    );
+    let call = |method: &str, path: &str, token: Option<String>| {
+        let url = format!("{}{path}", n.base);
+        let mut q = if method == "GET" {
+            h1().get(url)
+        } else {
+            h1().post(url)
+                .json(&json!({"username": "nobody", "password": "not-the-password"}))
+        };
+        if let Some(t) = token {
+            q = q.bearer_auth(t);
+        }
+        q.send()
+    };
+    // Without credentials first, while the sign-in rate limit has room.
+    for (method, _, path, anonymous, _) in &undocumented {
+        let code = call(method, path, None).await.unwrap().status().as_u16();
+        assert!(
+            anonymous.contains(&code),
+            "{method} {path} without credentials: {code}"
+        );
+    }
+    for (method, _, path, _, with_token) in &undocumented {
+        for kind in OrgKind::ALL {
+            for role in Role::ALL {
+                let code = call(method, path, Some(n.token(kind, role).to_owned()))
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                assert!(
+                    with_token.contains(&code),
+                    "{method} {path} as {kind}/{role:?}: {code}"
+                );
+            }
+        }
+    }
+
     let send = |method: &str, path: &str, token: Option<&str>, body: Option<&Value>| {
         let url = format!("{}{path}", n.base);
         let mut q = match method {
@@ -1067,4 +1168,29 @@ async fn the_audit_log_records_changes_and_personal_reads() {
         )
         .await;
     assert_eq!(code, 403);
+}
+
+/// Every path the HTTP layer registers, read from its source: `.route("…"` in any module, and the
+/// N5g-eir route, built from `eir::BASE`.
+fn registered_routes() -> std::collections::BTreeSet<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = std::collections::BTreeSet::new();
+    for f in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(".route(") {
+            rest = rest[i + ".route(".len()..].trim_start();
+            if let Some(lit) = rest.strip_prefix('"') {
+                out.insert(lit[..lit.find('"').unwrap()].to_owned());
+            } else if rest.starts_with("&format!(\"{}/equipment-status\", eir::BASE)") {
+                out.insert(format!("{}/equipment-status", ceir_http::eir::BASE));
+            } else {
+                panic!(
+                    "a route this test cannot read: {}",
+                    &rest[..40.min(rest.len())]
+                );
+            }
+        }
+    }
+    out
 }
