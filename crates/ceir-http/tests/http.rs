@@ -707,7 +707,7 @@ async fn authorization_matrix_covers_every_route() {
     // so 429 is an acceptable answer there; a token must never change their outcome.
     let eir = format!("/n5g-eir-eic/v1/equipment-status?pei=imei-{STOLEN}");
     let page = |p: &'static str| ("GET", p, p.to_owned(), vec![200u16], vec![200u16]);
-    let undocumented: Vec<(&str, &str, String, Vec<u16>, Vec<u16>)> = vec![
+    let undocumented: Vec<Undocumented> = vec![
         page("/"),
         page("/check"),
         page("/static/check.js"),
@@ -1169,6 +1169,10 @@ async fn the_audit_log_records_changes_and_personal_reads() {
         .await;
     assert_eq!(code, 403);
 }
+
+/// A route outside the OpenAPI document: method, route as registered, concrete path, the answers
+/// allowed without credentials and with any role's token.
+type Undocumented = (&'static str, &'static str, String, Vec<u16>, Vec<u16>);
 
 /// Every path the HTTP layer registers, read from its source: `.route("…"` in any module, and the
 /// N5g-eir route, built from `eir::BASE`.
