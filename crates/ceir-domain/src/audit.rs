@@ -82,10 +82,11 @@ pub enum AuditAction {
     ClientRevoke,
     UserCreate,
     UserDisable,
+    CaseCreate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::ListAdd,
         AuditAction::ListRemove,
         AuditAction::ListChange,
@@ -99,6 +100,7 @@ impl AuditAction {
         AuditAction::ClientRevoke,
         AuditAction::UserCreate,
         AuditAction::UserDisable,
+        AuditAction::CaseCreate,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -115,6 +117,7 @@ impl AuditAction {
             AuditAction::ClientRevoke => "client.revoke",
             AuditAction::UserCreate => "user.create",
             AuditAction::UserDisable => "user.disable",
+            AuditAction::CaseCreate => "case.create",
         }
     }
     pub fn parse(s: &str) -> Option<AuditAction> {
@@ -160,6 +163,14 @@ impl ObjectRef {
     }
     pub fn org(id: &str) -> ObjectRef {
         ObjectRef(format!("org:{id}"))
+    }
+    /// A citizen's case, by its tracking code (the reporter's contact is never part of it).
+    pub fn case(code: &crate::cases::CaseCode) -> ObjectRef {
+        ObjectRef(format!("case:{code}"))
+    }
+    /// A page of cases read at once.
+    pub fn cases() -> ObjectRef {
+        ObjectRef("cases".into())
     }
     pub fn catalog() -> ObjectRef {
         ObjectRef("catalog".into())

@@ -98,10 +98,13 @@ pub enum Capability {
     ReadAudit,
     /// Ask N5g-eir for a device's status (when the node requires OAuth2 there).
     CheckEquipment,
+    /// Read citizens' lost and stolen reports (the reporter's contact only with
+    /// [`Capability::ReadSubscriberData`]).
+    ReadCases,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 12] = [
         Capability::ReadLists,
         Capability::Block,
         Capability::Track,
@@ -113,6 +116,7 @@ impl Capability {
         Capability::ReadSubscriberData,
         Capability::ReadAudit,
         Capability::CheckEquipment,
+        Capability::ReadCases,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -127,6 +131,7 @@ impl Capability {
             Capability::ReadSubscriberData => "read_subscriber_data",
             Capability::ReadAudit => "read_audit",
             Capability::CheckEquipment => "check_equipment",
+            Capability::ReadCases => "read_cases",
         }
     }
     /// The scope a credential must carry to use this capability. Exhaustive on purpose: a new
@@ -134,7 +139,7 @@ impl Capability {
     pub const fn scope(self) -> Scope {
         use Capability::*;
         match self {
-            ReadLists => Scope::ListsRead,
+            ReadLists | ReadCases => Scope::ListsRead,
             Block | Track | Permit | ManageExceptions | BarTac => Scope::ListsWrite,
             ReadCatalog => Scope::CatalogRead,
             ManageCatalog => Scope::CatalogWrite,
@@ -176,6 +181,9 @@ pub fn grants(kind: OrgKind, role: Role, cap: Capability) -> bool {
         ReadAudit => matches!(kind, Regulator | System),
         // Network functions of operators; the regulator and the node for their own checks.
         CheckEquipment => matches!(kind, Regulator | Operator | System),
+        // Those who act on reports: police confirm them, the regulator oversees, an embassy
+        // helps its citizens who report from abroad. Reading changes nothing: every role.
+        ReadCases => matches!(kind, Regulator | LawEnforcement | Embassy | System),
     }
 }
 
@@ -193,6 +201,12 @@ pub fn sees_subscriber(
 ) -> bool {
     actor.can(Capability::ReadSubscriberData)
         && (actor.org_kind != OrgKind::Operator || own_plmns.contains(&home))
+}
+
+/// May `actor` see a citizen reporter's contact in full? The same people who may see subscriber
+/// identifiers: a contact identifies a person as surely as an MSISDN does.
+pub fn sees_contact(actor: &Actor) -> bool {
+    actor.can(Capability::ReadSubscriberData)
 }
 
 /// Who is acting: an organisation, a person or client within it, their role, and the scopes of
@@ -246,21 +260,22 @@ mod tests {
             }
         }
         let read = "read_lists read_catalog";
-        let oversee = "read_lists read_catalog read_audit check_equipment";
+        let cases = "read_lists read_catalog read_cases";
+        let oversee = "read_lists read_catalog read_audit check_equipment read_cases";
         let eir = "read_lists read_catalog check_equipment";
         let expected = format!(
-            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment
-regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment
+            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases
+regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases
 regulator/viewer: {oversee}
 operator/admin: read_lists manage_exceptions read_catalog read_subscriber_data check_equipment
 operator/officer: read_lists manage_exceptions read_catalog read_subscriber_data check_equipment
 operator/viewer: {eir}
-law_enforcement/admin: read_lists block track read_catalog read_subscriber_data
-law_enforcement/officer: read_lists block track read_catalog read_subscriber_data
-law_enforcement/viewer: {read}
-embassy/admin: {read}
-embassy/officer: {read}
-embassy/viewer: {read}
+law_enforcement/admin: read_lists block track read_catalog read_subscriber_data read_cases
+law_enforcement/officer: read_lists block track read_catalog read_subscriber_data read_cases
+law_enforcement/viewer: {cases}
+embassy/admin: {cases}
+embassy/officer: {cases}
+embassy/viewer: {cases}
 manufacturer/admin: read_lists permit read_catalog
 manufacturer/officer: read_lists permit read_catalog
 manufacturer/viewer: {read}
@@ -270,8 +285,8 @@ bank/viewer: {read}
 partner_node/admin: {read}
 partner_node/officer: {read}
 partner_node/viewer: {read}
-system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment
-system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment
+system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases
+system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases
 system/viewer: {oversee}
 "
         );

@@ -45,6 +45,11 @@ pub enum ErrorCode {
     RateLimited,
     /// A cookie-authenticated change without the session's CSRF token or from another origin.
     CsrfRejected,
+    /// A citizen's one-time code is missing, wrong, expired, used up, or names no case. One code
+    /// for all of these, so that the answer does not tell whether a case exists.
+    OneTimeCodeRefused,
+    /// One-time codes cannot be sent: this node has no delivery (outbox) configured.
+    DeliveryUnavailable,
 }
 
 impl ErrorCode {
@@ -69,6 +74,8 @@ impl ErrorCode {
         ErrorCode::SignInFailed,
         ErrorCode::RateLimited,
         ErrorCode::CsrfRejected,
+        ErrorCode::OneTimeCodeRefused,
+        ErrorCode::DeliveryUnavailable,
     ];
 
     /// The stable code string, used as the `cause` of problem+json and in CLI messages.
@@ -95,6 +102,8 @@ impl ErrorCode {
             ErrorCode::SignInFailed => "SIGN_IN_FAILED",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::CsrfRejected => "CSRF_REJECTED",
+            ErrorCode::OneTimeCodeRefused => "ONE_TIME_CODE_REFUSED",
+            ErrorCode::DeliveryUnavailable => "DELIVERY_UNAVAILABLE",
         }
     }
 
@@ -136,6 +145,12 @@ impl ErrorCode {
             ErrorCode::RateLimited => "wait for the time given in Retry-After, then retry",
             ErrorCode::CsrfRejected => {
                 "send the X-CSRF-Token given at sign-in (GET /auth/me) from this site's own pages"
+            }
+            ErrorCode::OneTimeCodeRefused => {
+                "check the case code, then ask for a new one-time code and use it within 10 minutes"
+            }
+            ErrorCode::DeliveryUnavailable => {
+                "this node cannot send codes yet; ask its operator to configure outbox_dir"
             }
         }
     }

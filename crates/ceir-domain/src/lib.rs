@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod cases;
 pub mod catalog;
 pub mod clock;
 pub mod credential;

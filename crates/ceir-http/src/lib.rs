@@ -6,6 +6,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod cases;
 pub mod credentials;
 pub mod eir;
 pub mod metrics;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub machine: oauth::MachineAuth,
     /// Staff sign-in, sessions, rate limits and single sign-on.
     pub sign_in: signin::SignIn,
+    /// Where citizens' one-time codes are queued for delivery; without it they cannot be sent.
+    pub outbox: Option<cases::Outbox>,
 }
 
 impl AppState {
@@ -82,12 +85,22 @@ impl AppState {
         machine: oauth::MachineAuth,
         sign_in: signin::SignIn,
     ) -> Arc<AppState> {
+        Self::build_with_outbox(registry, country, machine, sign_in, None)
+    }
+    pub fn build_with_outbox(
+        registry: Arc<Registry>,
+        country: Country,
+        machine: oauth::MachineAuth,
+        sign_in: signin::SignIn,
+        outbox: Option<cases::Outbox>,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
             registry,
             metrics: metrics::Metrics::new(),
             country,
             machine,
             sign_in,
+            outbox,
         })
     }
 }
@@ -95,10 +108,10 @@ impl AppState {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
-    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, audit::list_audit, audit::export_audit, oauth::token, signin::me),
-    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, audit::AuditView, audit::AuditPage, oauth::TokenRequest, oauth::TokenResponse, oauth::TokenError, signin::MeView)),
+    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, audit::list_audit, audit::export_audit, oauth::token, signin::me, cases::report, cases::request_otp, cases::view_own, cases::list_cases, cases::get_case),
+    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, audit::AuditView, audit::AuditPage, oauth::TokenRequest, oauth::TokenResponse, oauth::TokenError, signin::MeView, cases::ReportBody, cases::CaseFiled, cases::OtpSent, cases::CitizenCaseView, cases::CaseView, cases::CasePage)),
     modifiers(&TokenScheme),
-    tags((name = "public", description = "No account needed: the citizen's check before buying a phone."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"), (name = "audit", description = "The tamper-evident audit log: the regulator's oversight."), (name = "oauth2", description = "Access tokens for network functions (client credentials), used on N5g-eir."))
+    tags((name = "public", description = "No account needed: the citizen's check before buying a phone, and reporting a lost or stolen one."), (name = "cases", description = "Citizens' reports, for the police, the regulator and embassies."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"), (name = "audit", description = "The tamper-evident audit log: the regulator's oversight."), (name = "oauth2", description = "Access tokens for network functions (client credentials), used on N5g-eir."))
 )]
 pub struct ApiDoc;
 
@@ -331,6 +344,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .merge(audit::routes())
+        .merge(cases::routes(&state))
         .merge(oauth::routes())
         .merge(signin::routes(&state))
         .merge(oidc::routes(&state))

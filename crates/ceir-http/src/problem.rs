@@ -17,14 +17,18 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::MandatoryQueryParamMissing
         | ErrorCode::InvalidQueryParam => StatusCode::BAD_REQUEST,
         ErrorCode::NotFound | ErrorCode::EquipmentUnknown => StatusCode::NOT_FOUND,
-        ErrorCode::Unauthenticated | ErrorCode::SignInFailed => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthenticated | ErrorCode::SignInFailed | ErrorCode::OneTimeCodeRefused => {
+            StatusCode::UNAUTHORIZED
+        }
         ErrorCode::Forbidden | ErrorCode::NotOwner | ErrorCode::CsrfRejected => {
             StatusCode::FORBIDDEN
         }
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Conflict | ErrorCode::SafetyStop => StatusCode::CONFLICT,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::StoreUnavailable | ErrorCode::DeliveryUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

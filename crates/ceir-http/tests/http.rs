@@ -84,7 +84,19 @@ async fn start(
             .await
             .unwrap(),
     );
-    let app = ceir_http::router(ceir_http::AppState::new(registry.clone(), Country::AZ));
+    // Roomier than a citizen's limit: the matrix alone sends a hundred public requests.
+    let sign_in = ceir_http::signin::SignIn::local(ceir_http::signin::SignInConfig {
+        public_rate: ceir_http::websec::RateLimit {
+            per_minute: 6000,
+            burst: 6000,
+        },
+        ..Default::default()
+    });
+    let app = ceir_http::router(ceir_http::AppState::with_sign_in(
+        registry.clone(),
+        Country::AZ,
+        sign_in,
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -198,6 +210,8 @@ const TRACKED: &str = "350761758800422";
 const PERMITTED: &str = "350854371002003";
 const PAIRED: &str = "867699044242429";
 const UNKNOWN: &str = "354237107777773";
+/// A well-formed case code that names no case.
+const CASE: &str = "AZ-2345-678Q";
 const IMSI: &str = "400011234567890";
 
 async fn populate(n: &Node) {
@@ -596,6 +610,20 @@ async fn authorization_matrix_covers_every_route() {
             Capability::ReadAudit,
             None,
         ),
+        (
+            "GET",
+            "/api/v1/cases?state=received".into(),
+            "/api/v1/cases",
+            Capability::ReadCases,
+            None,
+        ),
+        (
+            "GET",
+            format!("/api/v1/cases/{CASE}"),
+            "/api/v1/cases/{code}",
+            Capability::ReadCases,
+            None,
+        ),
     ];
     let mut writes: Vec<(&str, String, &str, Capability, Option<Value>)> = Vec::new();
     for list in ListKind::ALL {
@@ -639,21 +667,66 @@ async fn authorization_matrix_covers_every_route() {
         .chain(writes.iter())
         .map(|r| r.2.to_owned())
         .collect();
-    // Public routes: the same answer with any token or none.
-    let public = [(
-        format!("/api/v1/public/check/{STOLEN}"),
-        "/api/v1/public/check/{imei}",
-    )];
-    for (path, doc_path) in &public {
+    // Public routes: the same answer with any token or none. This node has no outbox, so a
+    // one-time code cannot be sent (503); without a code, a case cannot be viewed (401).
+    let report = json!({"imei": STOLEN, "kind": "stolen", "contact": "a@mail.az"});
+    let public: [(&str, String, &str, u16, Option<Value>); 4] = [
+        (
+            "GET",
+            format!("/api/v1/public/check/{STOLEN}"),
+            "/api/v1/public/check/{imei}",
+            200,
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/public/cases".into(),
+            "/api/v1/public/cases",
+            201,
+            Some(report),
+        ),
+        (
+            "POST",
+            format!("/api/v1/public/cases/{CASE}/otp"),
+            "/api/v1/public/cases/{code}/otp",
+            503,
+            None,
+        ),
+        (
+            "GET",
+            format!("/api/v1/public/cases/{CASE}"),
+            "/api/v1/public/cases/{code}",
+            401,
+            None,
+        ),
+    ];
+    for (method, path, doc_path, expected, body) in &public {
         covered.insert((*doc_path).to_owned());
-        assert_eq!(n.get(None, path).await.0, 200, "{path} without a token");
+        let call = |token: Option<&str>| {
+            let url = format!("{}{path}", n.base);
+            let mut q = if *method == "POST" {
+                h1().post(url)
+            } else {
+                h1().get(url)
+            };
+            if let Some(t) = token {
+                q = q.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                q = q.json(b);
+            }
+            q.send()
+        };
+        let code = call(None).await.unwrap().status().as_u16();
+        assert_eq!(code, *expected, "{method} {path} without a token");
         for kind in OrgKind::ALL {
             for role in Role::ALL {
-                assert_eq!(
-                    n.get(Some(n.token(kind, role)), path).await.0,
-                    200,
-                    "{path} as {kind}/{role:?}"
-                );
+                let code = call(Some(n.token(kind, role)))
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                assert_eq!(code, *expected, "{method} {path} as {kind}/{role:?}");
             }
         }
     }

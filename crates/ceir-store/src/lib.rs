@@ -6,12 +6,14 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cases;
 pub mod machine;
 mod sql;
 pub mod testkit;
 
 pub use accounts::{AccountStore, NewUser, OidcIdentity, OpenedSession, Session, User};
 pub use audit::{AuditFilter, AuditStore};
+pub use cases::CaseStore;
 pub use machine::MachineStore;
 pub use sql::{SqlStore, StoreConfig};
 
@@ -259,7 +261,9 @@ pub struct IntegrityReport {
 /// The registry's persistent state. Implementations must make every method atomic, and every
 /// method that changes something writes its audit record in the same transaction.
 #[async_trait::async_trait]
-pub trait Store: AuditStore + MachineStore + AccountStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    AuditStore + MachineStore + AccountStore + CaseStore + Send + Sync + std::fmt::Debug
+{
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Where the data lives, without secrets (for start-up messages).

@@ -56,6 +56,7 @@ macro_rules! on_pool {
 #[macro_use]
 mod audit;
 mod accounts;
+mod cases;
 mod machine;
 
 /// The registry store on SQLite or PostgreSQL.

@@ -66,6 +66,9 @@ pub struct Config {
     pub oidc_map: String,
     /// Scopes asked for besides `openid`.
     pub oidc_scopes: Vec<String>,
+    /// Where citizens' one-time codes are queued for a mail or SMS relay: one JSON line per
+    /// message in `<dir>/outbox.jsonl`. Without it, codes cannot be sent.
+    pub outbox_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -99,6 +102,7 @@ impl Default for Config {
             oidc_redirect_url: None,
             oidc_map: "subject".into(),
             oidc_scopes: vec!["email".into(), "profile".into()],
+            outbox_dir: None,
         }
     }
 }
@@ -203,6 +207,9 @@ impl Config {
         }
         if let Some(v) = get("CEIR_OIDC_MAP") {
             self.oidc_map = v;
+        }
+        if let Some(v) = get("CEIR_OUTBOX_DIR").filter(|v| !v.is_empty()) {
+            self.outbox_dir = Some(v.into());
         }
         Ok(())
     }
@@ -364,6 +371,12 @@ mod tests {
         c.apply_env(|k| (k == "CEIR_EIR_REQUIRE_OAUTH").then(|| "true".to_owned()))
             .unwrap();
         assert!(c.eir_require_oauth);
+        assert_eq!(c.outbox_dir, None);
+        c.apply_env(|k| (k == "CEIR_OUTBOX_DIR").then(|| "/var/spool/ceir".to_owned()))
+            .unwrap();
+        assert_eq!(c.outbox_dir, Some(PathBuf::from("/var/spool/ceir")));
+        let c: Config = toml::from_str("outbox_dir = \"spool\"").unwrap();
+        assert_eq!(c.outbox_dir, Some(PathBuf::from("spool")));
     }
 
     #[test]

@@ -356,6 +356,10 @@ async fn run(cli: Cli) -> Result<()> {
             if cfg.database_url.is_some() {
                 bail!("the demo runs on the embedded store; drop --database-url");
             }
+            // So that a citizen's report can be followed in the demo: codes land in a file.
+            if cfg.outbox_dir.is_none() {
+                cfg.outbox_dir = Some(cfg.data.join("outbox"));
+            }
             let store = demo::fresh_store(&cfg).await?;
             let intro = demo::load(store.as_ref(), &cfg).await?;
             if a.no_serve {
@@ -485,11 +489,19 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Res
         ceir_http::oauth::MachineAuth::new(cfg.eir_require_oauth, cfg.access_token_seconds);
     let sign_in = ceir_http::signin::SignIn::new(cfg.sign_in()?).map_err(anyhow::Error::msg)?;
     let sso = sign_in.oidc.is_some();
-    let app = ceir_http::router(ceir_http::AppState::build(
+    let outbox = cfg.outbox_dir.clone().map(ceir_http::cases::Outbox::new);
+    if let Some(o) = &outbox {
+        println!(
+            "citizens' one-time codes are queued in {}",
+            o.file().display()
+        );
+    }
+    let app = ceir_http::router(ceir_http::AppState::build_with_outbox(
         registry,
         cfg.country()?,
         machine,
         sign_in,
+        outbox,
     ));
     println!(
         "ceir listening on {scheme}://{addr} (HTTP/1.1 and HTTP/2{})",
