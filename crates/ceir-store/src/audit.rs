@@ -6,7 +6,7 @@
 //! that change nothing, such as reads of personal data, append on their own.
 
 use crate::Result;
-use ceir_domain::audit::{AuditEntry, AuditHead, AuditRecord};
+use ceir_domain::audit::{AuditBreak, AuditEntry, AuditHead, AuditRecord, Verifier};
 use ceir_domain::Timestamp;
 use std::ops::ControlFlow;
 
@@ -41,4 +41,23 @@ pub trait AuditStore: Send + Sync {
     /// log and its head, and returns that head.
     async fn audit_scan(&self, filter: &AuditFilter, sink: &mut AuditSink<'_>)
         -> Result<AuditHead>;
+
+    /// Walks the whole chain against its head: the verified head, or the first break.
+    async fn audit_verify(&self) -> Result<std::result::Result<AuditHead, AuditBreak>> {
+        let mut v = Verifier::new();
+        let mut broken: Option<AuditBreak> = None;
+        let head = self
+            .audit_scan(&AuditFilter::default(), &mut |r| match v.push(&r) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(b) => {
+                    broken = Some(b);
+                    ControlFlow::Break(())
+                }
+            })
+            .await?;
+        Ok(match broken {
+            Some(b) => Err(b),
+            None => v.finish(&head),
+        })
+    }
 }

@@ -76,3 +76,47 @@ pub async fn drop_postgres(store: SqlStore, schema: &str) {
     )
     .await;
 }
+
+/// What every storage test must leave true, on either engine: the lists, history and feed agree
+/// (`Store::integrity_check`) and the audit chain verifies against its head.
+pub async fn problems(s: &SqlStore) -> Result<Vec<String>, StoreError> {
+    use crate::{AuditStore, Store};
+    let mut problems = s.integrity_check().await?.problems;
+    if let Err(b) = s.audit_verify().await? {
+        problems.push(format!("audit chain broken at record {}: {b}", b.seq()));
+    }
+    Ok(problems)
+}
+
+/// Runs each named `async fn(&SqlStore)` as two tests, on SQLite and on PostgreSQL, each ending
+/// with [`problems`] empty: one suite, both engines, and an integrity check after every test.
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (s, _dir) = $crate::testkit::sqlite().await.unwrap();
+                    super::$name(&s).await;
+                    let problems = $crate::testkit::problems(&s).await.unwrap();
+                    assert!(problems.is_empty(), "integrity: {problems:?}");
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some((s, schema)) = $crate::testkit::postgres(stringify!($name)).await else {
+                        return;
+                    };
+                    super::$name(&s).await;
+                    let problems = $crate::testkit::problems(&s).await.unwrap();
+                    assert!(problems.is_empty(), "integrity: {problems:?}");
+                    $crate::testkit::drop_postgres(s, &schema).await;
+                }
+            )*
+        }
+    };
+}

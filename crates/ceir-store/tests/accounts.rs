@@ -219,31 +219,7 @@ async fn sessions_expire_idle_and_end(s: &SqlStore) {
     ));
 }
 
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (s, _dir) = ceir_store::testkit::sqlite().await.unwrap();
-                    super::$name(&s).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some((s, schema)) = ceir_store::testkit::postgres(stringify!($name)).await else { return };
-                    super::$name(&s).await;
-                    ceir_store::testkit::drop_postgres(s, &schema).await;
-                }
-            )*
-        }
-    };
-}
-
-both_engines!(
+ceir_store::both_engines!(
     users_belong_to_organisations,
     failed_sign_ins_lock_then_count_again,
     totp_steps_are_used_once,

@@ -221,31 +221,7 @@ async fn three_codes_an_hour(s: &SqlStore) {
     ));
 }
 
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (s, _dir) = ceir_store::testkit::sqlite().await.unwrap();
-                    super::$name(&s).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some((s, schema)) = ceir_store::testkit::postgres(stringify!($name)).await else { return };
-                    super::$name(&s).await;
-                    ceir_store::testkit::drop_postgres(s, &schema).await;
-                }
-            )*
-        }
-    };
-}
-
-both_engines!(
+ceir_store::both_engines!(
     cases_are_filed_and_audited_without_the_contact,
     one_time_codes_work_once,
     three_codes_an_hour

@@ -197,31 +197,7 @@ async fn clients_and_access_tokens(s: &SqlStore) {
     );
 }
 
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (s, _dir) = ceir_store::testkit::sqlite().await.unwrap();
-                    super::$name(&s).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some((s, schema)) = ceir_store::testkit::postgres(stringify!($name)).await else { return };
-                    super::$name(&s).await;
-                    ceir_store::testkit::drop_postgres(s, &schema).await;
-                }
-            )*
-        }
-    };
-}
-
-both_engines!(scoped_tokens, clients_and_access_tokens);
+ceir_store::both_engines!(scoped_tokens, clients_and_access_tokens);
 
 /// Tokens made before migration 0004 (`ceir_<id>_<secret>`, no scopes column) keep working,
 /// with the REST scopes.

@@ -508,38 +508,7 @@ async fn list_pages(s: &SqlStore) {
     );
 }
 
-async fn check(s: &SqlStore) {
-    let r = s.integrity_check().await.unwrap();
-    assert!(r.problems.is_empty(), "integrity: {:?}", r.problems);
-}
-
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (s, _dir) = ceir_store::testkit::sqlite().await.unwrap();
-                    super::$name(&s).await;
-                    super::check(&s).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some((s, schema)) = ceir_store::testkit::postgres(stringify!($name)).await else { return };
-                    super::$name(&s).await;
-                    super::check(&s).await;
-                    ceir_store::testkit::drop_postgres(s, &schema).await;
-                }
-            )*
-        }
-    };
-}
-
-both_engines!(
+ceir_store::both_engines!(
     add_list_and_history,
     only_owner_or_regulator_lifts,
     batches_are_atomic,

@@ -1,7 +1,6 @@
 //! `ceir audit`: verify the audit log's hash chain, and export it.
 
 use anyhow::{bail, Result};
-use ceir_domain::audit::{AuditBreak, Verifier};
 use ceir_http::audit::{parse_filter, ExportFormat};
 use ceir_store::{AuditFilter, Store};
 use clap::Subcommand;
@@ -57,21 +56,7 @@ pub async fn run(store: &dyn Store, cmd: AuditCmd) -> Result<()> {
 }
 
 async fn verify(store: &dyn Store) -> Result<()> {
-    let mut v = Verifier::new();
-    let mut broken: Option<AuditBreak> = None;
-    let head = store
-        .audit_scan(&AuditFilter::default(), &mut |r| match v.push(&r) {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(b) => {
-                broken = Some(b);
-                ControlFlow::Break(())
-            }
-        })
-        .await?;
-    let result = match broken {
-        Some(b) => Err(b),
-        None => v.finish(&head),
-    };
+    let result = store.audit_verify().await?;
     match result {
         Ok(h) => {
             println!("audit log OK: {} records", h.seq);
