@@ -82,11 +82,19 @@ pub enum AuditAction {
     ClientRevoke,
     UserCreate,
     UserDisable,
+    /// A staff member signed in (password or single sign-on): a session was opened.
+    SessionOpen,
+    /// A staff member signed out.
+    SessionEnd,
+    /// A one-time code was sent to a case's contact.
+    CaseOtpSend,
+    /// An OAuth2 access token was issued to a client.
+    AccessTokenIssue,
     CaseCreate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::ListAdd,
         AuditAction::ListRemove,
         AuditAction::ListChange,
@@ -100,6 +108,10 @@ impl AuditAction {
         AuditAction::ClientRevoke,
         AuditAction::UserCreate,
         AuditAction::UserDisable,
+        AuditAction::SessionOpen,
+        AuditAction::SessionEnd,
+        AuditAction::CaseOtpSend,
+        AuditAction::AccessTokenIssue,
         AuditAction::CaseCreate,
     ];
     pub const fn as_str(self) -> &'static str {
@@ -117,6 +129,10 @@ impl AuditAction {
             AuditAction::ClientRevoke => "client.revoke",
             AuditAction::UserCreate => "user.create",
             AuditAction::UserDisable => "user.disable",
+            AuditAction::SessionOpen => "session.open",
+            AuditAction::SessionEnd => "session.end",
+            AuditAction::CaseOtpSend => "case.otp_send",
+            AuditAction::AccessTokenIssue => "access_token.issue",
             AuditAction::CaseCreate => "case.create",
         }
     }

@@ -39,6 +39,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ReqId {
     }
 }
 
+/// The request id the request-id layer put in `headers`, for handlers that read headers already.
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<RequestId> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(RequestId::parse)
+}
+
 impl ReqId {
     /// The audit context of a change or read made by `actor` in this request.
     pub fn context(&self, actor: &Actor) -> AuditContext {

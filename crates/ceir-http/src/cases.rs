@@ -278,6 +278,7 @@ pub async fn report(
         (status = 503, description = "This node has no delivery configured", body = Problem, content_type = "application/problem+json")))]
 pub async fn request_otp(
     State(state): State<Arc<AppState>>,
+    rid: crate::audit::ReqId,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
     let code = parse_code(&code)?;
@@ -297,7 +298,8 @@ pub async fn request_otp(
     };
     let now = state.registry.clock().now();
     let store = state.registry.store();
-    let case = match store.issue_otp(&code, &otp.digest(&code), now).await? {
+    let by = rid.context(&citizen());
+    let case = match store.issue_otp(&code, &otp.digest(&code), &by, now).await? {
         OtpIssue::Issued(case) => case,
         OtpIssue::UnknownCase => {
             return Err(ApiError::new(

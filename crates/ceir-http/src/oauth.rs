@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use base64::Engine;
+use ceir_domain::audit::AuditContext;
 use ceir_domain::authz::{Actor, Capability};
 use ceir_domain::credential::{self, SecretKind};
 use ceir_domain::scope::ScopeSet;
@@ -394,7 +395,22 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
     let token = state
         .registry
         .store()
-        .issue_access_token(&client.id, scopes, expires_at, now)
+        .issue_access_token(
+            &client.id,
+            scopes,
+            expires_at,
+            &AuditContext::request(
+                Actor {
+                    org: client.org.id.clone(),
+                    org_kind: client.org.kind,
+                    user: format!("client:{}", client.id),
+                    role: client.role,
+                    scopes,
+                },
+                crate::audit::request_id(headers),
+            ),
+            now,
+        )
         .await
         .map_err(ApiError::from)?;
     tracing::info!(client_id = %client.id, org = %client.org.id, scope = %scopes, "access token issued");

@@ -245,7 +245,11 @@ async fn callback(
     let mut res = match finish(&state, q, &headers).await {
         Ok(user) => {
             let now = state.registry.clock().now();
-            match state.sign_in.open_session(&state, &user, now).await {
+            match state
+                .sign_in
+                .open_session(&state, &user, &headers, now)
+                .await
+            {
                 Ok((_, cookie)) => {
                     let mut r = redirect("/");
                     r.headers_mut().append(header::SET_COOKIE, cookie);

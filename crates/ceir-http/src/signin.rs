@@ -17,6 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
+use ceir_domain::audit::AuditContext;
 use ceir_domain::{ErrorCode, Timestamp};
 use ceir_store::User;
 use serde::{Deserialize, Serialize};
@@ -102,13 +103,15 @@ impl SignIn {
         &self,
         state: &AppState,
         user: &User,
+        headers: &HeaderMap,
         now: Timestamp,
     ) -> Result<(ceir_store::OpenedSession, HeaderValue), ApiError> {
         let expires = Timestamp(now.0.saturating_add(self.config.session_ttl_ms));
+        let by = AuditContext::request(user.actor(), crate::audit::request_id(headers));
         let opened = state
             .registry
             .store()
-            .open_session(&user.id, now, expires)
+            .open_session(&user.id, &by, now, expires)
             .await?;
         let cookie = websec::session_set_cookie(&opened.secret, self.config.session_ttl_ms / 1000);
         let cookie = HeaderValue::from_str(&cookie)
@@ -283,7 +286,11 @@ async fn login(
         Err(e) => return e.into_response(),
     };
     let now = state.registry.clock().now();
-    let (opened, cookie) = match state.sign_in.open_session(&state, &user, now).await {
+    let (opened, cookie) = match state
+        .sign_in
+        .open_session(&state, &user, &headers, now)
+        .await
+    {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
@@ -319,7 +326,9 @@ async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(secret) = websec::session_cookie(&headers) {
-        state.registry.store().end_session(secret).await?;
+        let by = AuditContext::request(caller.0.clone(), crate::audit::request_id(&headers));
+        let now = state.registry.clock().now();
+        state.registry.store().end_session(secret, &by, now).await?;
     }
     tracing::info!(org = %caller.0.org, user = %caller.0.user, "signed out");
     let mut res = StatusCode::NO_CONTENT.into_response();

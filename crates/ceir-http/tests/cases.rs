@@ -308,6 +308,15 @@ async fn citizen_flow(n: &Node) {
     n.clock.advance_ms(10 * 60_000);
     assert_eq!(n.view(&case, Some(&otp)).await.status, 401, "expired");
 
+    // Every code sent is audited (without the code or the contact).
+    let sent = ceir_store::testkit::audited(n.store.as_ref(), "case.otp_send")
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), n.outbox().len());
+    assert!(sent
+        .iter()
+        .all(|r| r.object.starts_with("case:") && r.detail == "{}"));
+
     // Phones get an SMS.
     let sms = n.report(PHONE).await;
     let r = n.ask_code(&sms).await;

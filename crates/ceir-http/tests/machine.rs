@@ -258,6 +258,15 @@ async fn client_credentials_flow(store: Arc<dyn Store>) {
         .token_request(&id, &secret, false, &[("scope", "n5g-eir-eic")])
         .await;
     assert_eq!(code, 200, "{body}");
+    // Each issued access token is audited, under the client's organisation, never the token.
+    let issued = ceir_store::testkit::audited(n.store.as_ref(), "access_token.issue")
+        .await
+        .unwrap();
+    assert_eq!(issued.len(), 2, "{issued:?}");
+    assert!(issued
+        .iter()
+        .all(|r| r.actor_org == "az-azercell" && r.object == format!("client:{id}")));
+    assert!(!format!("{issued:?}").contains(&access));
 
     // A scope beyond the client's.
     let (code, _, body) = n

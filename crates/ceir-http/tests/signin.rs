@@ -334,6 +334,15 @@ async fn a_session_signs_in_acts_with_csrf_and_signs_out() {
         (code, body["cause"].as_str()),
         (401, Some("UNAUTHENTICATED"))
     );
+    // Signing in and out are audited, under the person's own name.
+    let store = n.store.as_ref();
+    let opened = testkit::audited(store, "session.open").await.unwrap();
+    let ended = testkit::audited(store, "session.end").await.unwrap();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert!(!opened.is_empty());
+    assert_eq!(opened.last().unwrap().object, ended[0].object);
+    assert_eq!(ended[0].actor_user, opened.last().unwrap().actor_user);
+    assert!(ended[0].object.starts_with("user:"), "{:?}", ended[0]);
 }
 
 fn session_cookie_value(set_cookie: &str) -> String {

@@ -156,14 +156,16 @@ pub trait AccountStore: Send + Sync {
     /// only if it is later than every step accepted before. `false` means the step was already
     /// used (a replayed code) and nothing was changed.
     async fn record_sign_in(&self, user_id: &str, totp_step: Option<i64>) -> Result<bool>;
+    /// Opens a session for `user_id`; `by` names the user signing in, for the audit record.
     async fn open_session(
         &self,
         user_id: &str,
+        by: &AuditContext,
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<OpenedSession>;
     /// The session a cookie secret belongs to, if it has not expired, has been used within
     /// `idle_ms`, and its user is enabled. Marks it as seen.
     async fn session(&self, secret: &str, now: Timestamp, idle_ms: i64) -> Result<Option<Session>>;
-    async fn end_session(&self, secret: &str) -> Result<()>;
+    async fn end_session(&self, secret: &str, by: &AuditContext, now: Timestamp) -> Result<()>;
 }

@@ -56,7 +56,13 @@ pub trait CaseStore: Send + Sync {
     async fn cases(&self, state: Option<CaseState>, limit: u32) -> Result<Vec<Case>>;
     /// Stores a new one-time code (by digest) for a case, replacing any earlier one, unless the
     /// hourly send limit is reached.
-    async fn issue_otp(&self, code: &CaseCode, digest: &str, now: Timestamp) -> Result<OtpIssue>;
+    async fn issue_otp(
+        &self,
+        code: &CaseCode,
+        digest: &str,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<OtpIssue>;
     /// Uses the case's current one-time code: the case if `digest` matches a code that is still
     /// usable (which it then no longer is); `None` otherwise, counting a wrong guess against it.
     /// An unknown case is `None` as well.

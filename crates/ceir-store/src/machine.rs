@@ -110,6 +110,7 @@ pub trait MachineStore: Send + Sync {
         client_id: &str,
         scopes: ScopeSet,
         expires_at: Timestamp,
+        by: &AuditContext,
         now: Timestamp,
     ) -> Result<String>;
     /// What an access token stands for, if it is known, unexpired and its client active.

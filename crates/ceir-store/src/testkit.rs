@@ -120,3 +120,15 @@ macro_rules! both_engines {
         }
     };
 }
+
+/// The audit records of one action, oldest first (tests check that an action was recorded).
+pub async fn audited(
+    store: &dyn crate::AuditStore,
+    action: &str,
+) -> Result<Vec<ceir_domain::audit::AuditRecord>, StoreError> {
+    let filter = crate::AuditFilter {
+        action: Some(action.to_owned()),
+        ..Default::default()
+    };
+    store.audit_page(&filter, 0, 1000).await
+}

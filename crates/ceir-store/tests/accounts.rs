@@ -156,7 +156,7 @@ async fn sessions_expire_idle_and_end(s: &SqlStore) {
         .await
         .unwrap();
     let opened = s
-        .open_session(&u.id, T0, Timestamp(T0.0 + 8 * HOUR))
+        .open_session(&u.id, &by(), T0, Timestamp(T0.0 + 8 * HOUR))
         .await
         .unwrap();
     assert!(opened.secret.len() >= 43 && opened.csrf_token.len() >= 43);
@@ -179,7 +179,7 @@ async fn sessions_expire_idle_and_end(s: &SqlStore) {
 
     // Idle for an hour: gone, and stays gone.
     let idle = s
-        .open_session(&u.id, T0, Timestamp(T0.0 + 8 * HOUR))
+        .open_session(&u.id, &by(), T0, Timestamp(T0.0 + 8 * HOUR))
         .await
         .unwrap();
     assert!(s
@@ -191,14 +191,14 @@ async fn sessions_expire_idle_and_end(s: &SqlStore) {
 
     // Sign-out ends one session; disabling the user ends all and refuses new sign-ins' use.
     let a = s
-        .open_session(&u.id, T0, Timestamp(T0.0 + HOUR))
+        .open_session(&u.id, &by(), T0, Timestamp(T0.0 + HOUR))
         .await
         .unwrap();
     let b = s
-        .open_session(&u.id, T0, Timestamp(T0.0 + HOUR))
+        .open_session(&u.id, &by(), T0, Timestamp(T0.0 + HOUR))
         .await
         .unwrap();
-    s.end_session(&a.secret).await.unwrap();
+    s.end_session(&a.secret, &by(), T0).await.unwrap();
     assert!(s.session(&a.secret, T0, HOUR).await.unwrap().is_none());
     assert!(s.session(&b.secret, T0, HOUR).await.unwrap().is_some());
     s.disable_user("az-bank", "teller", &by(), T0)
@@ -206,7 +206,7 @@ async fn sessions_expire_idle_and_end(s: &SqlStore) {
         .unwrap();
     assert!(s.session(&b.secret, T0, HOUR).await.unwrap().is_none());
     let c = s
-        .open_session(&u.id, T0, Timestamp(T0.0 + HOUR))
+        .open_session(&u.id, &by(), T0, Timestamp(T0.0 + HOUR))
         .await
         .unwrap();
     assert!(s.session(&c.secret, T0, HOUR).await.unwrap().is_none());

@@ -105,7 +105,7 @@ async fn one_time_codes_work_once(s: &SqlStore) {
         None
     );
     assert_eq!(
-        s.issue_otp(&c.code, &otp.digest(&c.code), T0)
+        s.issue_otp(&c.code, &otp.digest(&c.code), &by(), T0)
             .await
             .unwrap(),
         OtpIssue::Issued(c.clone())
@@ -132,7 +132,7 @@ async fn one_time_codes_work_once(s: &SqlStore) {
 
     // Expiry.
     let otp2 = OneTimeCode::from_random(111_111);
-    s.issue_otp(&c.code, &otp2.digest(&c.code), at(10))
+    s.issue_otp(&c.code, &otp2.digest(&c.code), &by(), at(10))
         .await
         .unwrap();
     assert_eq!(
@@ -146,17 +146,23 @@ async fn one_time_codes_work_once(s: &SqlStore) {
     let old = OneTimeCode::from_random(222_222);
     let new = OneTimeCode::from_random(333_333);
     let d = c.code;
-    s.issue_otp(&d, &old.digest(&d), at(20)).await.unwrap();
+    s.issue_otp(&d, &old.digest(&d), &by(), at(20))
+        .await
+        .unwrap();
     assert!(
         matches!(
-            s.issue_otp(&d, &new.digest(&d), at(21)).await.unwrap(),
+            s.issue_otp(&d, &new.digest(&d), &by(), at(21))
+                .await
+                .unwrap(),
             OtpIssue::Limited { .. }
         ),
         "the fourth send within the hour is refused"
     );
     let later = at(OTP_SEND_WINDOW_MS + 1);
     assert!(matches!(
-        s.issue_otp(&d, &new.digest(&d), later).await.unwrap(),
+        s.issue_otp(&d, &new.digest(&d), &by(), later)
+            .await
+            .unwrap(),
         OtpIssue::Issued(_)
     ));
     assert_eq!(
@@ -176,7 +182,7 @@ async fn one_time_codes_work_once(s: &SqlStore) {
     // An unknown case: no code can be sent or used.
     let unknown = CaseCode::from_random(Country::AZ, [7; 7]);
     assert_eq!(
-        s.issue_otp(&unknown, &otp.digest(&unknown), T0)
+        s.issue_otp(&unknown, &otp.digest(&unknown), &by(), T0)
             .await
             .unwrap(),
         OtpIssue::UnknownCase
@@ -198,15 +204,20 @@ async fn three_codes_an_hour(s: &SqlStore) {
     for i in 0..3 {
         let otp = OneTimeCode::from_random(i);
         assert!(matches!(
-            s.issue_otp(&c.code, &otp.digest(&c.code), at(i64::from(i) * 60_000))
-                .await
-                .unwrap(),
+            s.issue_otp(
+                &c.code,
+                &otp.digest(&c.code),
+                &by(),
+                at(i64::from(i) * 60_000)
+            )
+            .await
+            .unwrap(),
             OtpIssue::Issued(_)
         ));
     }
     let otp = OneTimeCode::from_random(9);
     assert_eq!(
-        s.issue_otp(&c.code, &otp.digest(&c.code), at(5 * 60_000))
+        s.issue_otp(&c.code, &otp.digest(&c.code), &by(), at(5 * 60_000))
             .await
             .unwrap(),
         OtpIssue::Limited {
@@ -214,7 +225,7 @@ async fn three_codes_an_hour(s: &SqlStore) {
         }
     );
     assert!(matches!(
-        s.issue_otp(&c.code, &otp.digest(&c.code), at(OTP_SEND_WINDOW_MS))
+        s.issue_otp(&c.code, &otp.digest(&c.code), &by(), at(OTP_SEND_WINDOW_MS))
             .await
             .unwrap(),
         OtpIssue::Issued(_)

@@ -140,7 +140,10 @@ async fn clients_and_access_tokens(s: &SqlStore) {
     );
 
     let exp = Timestamp(T0.0 + 3_600_000);
-    let token = s.issue_access_token(&c.id, eic, exp, T0).await.unwrap();
+    let token = s
+        .issue_access_token(&c.id, eic, exp, &by(), T0)
+        .await
+        .unwrap();
     assert_eq!(recognise(&token), Some(SecretKind::AccessToken));
     let g = s.access_token(&token, T0).await.unwrap().unwrap();
     assert_eq!(
@@ -162,14 +165,20 @@ async fn clients_and_access_tokens(s: &SqlStore) {
 
     // Issuing sweeps tokens that have expired.
     let later = s
-        .issue_access_token(&c2.id, ScopeSet::REST, Timestamp(exp.0 + 3_600_000), exp)
+        .issue_access_token(
+            &c2.id,
+            ScopeSet::REST,
+            Timestamp(exp.0 + 3_600_000),
+            &by(),
+            exp,
+        )
         .await
         .unwrap();
     assert!(s.access_token(&token, T0).await.unwrap().is_none(), "swept");
     assert!(s.access_token(&later, exp).await.unwrap().is_some());
 
     let t3 = s
-        .issue_access_token(&c.id, eic, Timestamp(exp.0 + 60_000), exp)
+        .issue_access_token(&c.id, eic, Timestamp(exp.0 + 60_000), &by(), exp)
         .await
         .unwrap();
     s.revoke_client(&c.id, &by(), exp).await.unwrap();
@@ -182,7 +191,7 @@ async fn clients_and_access_tokens(s: &SqlStore) {
         ClientCheck::Unknown
     );
     assert!(s
-        .issue_access_token(&c.id, eic, Timestamp(exp.0 + 60_000), exp)
+        .issue_access_token(&c.id, eic, Timestamp(exp.0 + 60_000), &by(), exp)
         .await
         .is_err());
     assert!(

@@ -267,13 +267,17 @@ impl AccountStore for SqlStore {
     async fn open_session(
         &self,
         user_id: &str,
+        by: &AuditContext,
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<OpenedSession> {
         // 43 alphanumerics carry 256 bits.
         let secret = random(43);
         let csrf_token = random(43);
+        let object = ObjectRef::user(&by.actor.org, &by.actor.user);
+        let entry = AuditEntry::new(by, AuditAction::SessionOpen, object, "{}");
         on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
             sqlx::query(
                 "INSERT INTO app_session (id, user_id, created_at, expires_at, last_seen, csrf_token) \
                  VALUES ($1, $2, $3, $4, $3, $5)",
@@ -283,8 +287,10 @@ impl AccountStore for SqlStore {
             .bind(now.0)
             .bind(expires_at.0)
             .bind(&csrf_token)
-            .execute(p)
+            .execute(&mut *tx)
             .await?;
+            audit_append!(tx, entry, now);
+            tx.commit().await?;
         });
         Ok(OpenedSession {
             secret,
@@ -311,7 +317,13 @@ impl AccountStore for SqlStore {
             return Ok(None);
         };
         if expires_at <= now.0 || now.0.saturating_sub(last_seen) >= idle_ms {
-            self.end_session(secret).await?;
+            // Housekeeping, not a sign-out: nothing to audit.
+            on_pool!(&self.pool, p => {
+                sqlx::query("DELETE FROM app_session WHERE id = $1")
+                    .bind(&id)
+                    .execute(p)
+                    .await?;
+            });
             return Ok(None);
         }
         let Some(user) = self.user(&user_id).await? else {
@@ -337,12 +349,20 @@ impl AccountStore for SqlStore {
         }))
     }
 
-    async fn end_session(&self, secret: &str) -> Result<()> {
+    async fn end_session(&self, secret: &str, by: &AuditContext, now: Timestamp) -> Result<()> {
+        let object = ObjectRef::user(&by.actor.org, &by.actor.user);
+        let entry = AuditEntry::new(by, AuditAction::SessionEnd, object, "{}");
         on_pool!(&self.pool, p => {
-            sqlx::query("DELETE FROM app_session WHERE id = $1")
+            let mut tx = p.begin().await?;
+            let n = sqlx::query("DELETE FROM app_session WHERE id = $1")
                 .bind(hash_secret(secret))
-                .execute(p)
-                .await?;
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                audit_append!(tx, entry, now);
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

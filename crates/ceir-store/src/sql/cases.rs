@@ -138,8 +138,16 @@ impl CaseStore for SqlStore {
         rows.into_iter().map(case_of).collect()
     }
 
-    async fn issue_otp(&self, code: &CaseCode, digest: &str, now: Timestamp) -> Result<OtpIssue> {
+    async fn issue_otp(
+        &self,
+        code: &CaseCode,
+        digest: &str,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<OtpIssue> {
         let key = code.to_string();
+        // Neither the code nor the contact: only that one was sent.
+        let entry = AuditEntry::new(by, AuditAction::CaseOtpSend, ObjectRef::case(code), "{}");
         on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             // A write first: it takes the case's row lock (PostgreSQL) or the write lock
@@ -182,6 +190,7 @@ impl CaseStore for SqlStore {
                 .bind(&key)
                 .fetch_one(&mut *tx)
                 .await?;
+            audit_append!(tx, entry, now);
             tx.commit().await?;
             Ok(OtpIssue::Issued(case_of(row)?))
         })

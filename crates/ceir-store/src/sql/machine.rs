@@ -275,9 +275,18 @@ impl MachineStore for SqlStore {
         client_id: &str,
         scopes: ScopeSet,
         expires_at: Timestamp,
+        by: &AuditContext,
         now: Timestamp,
     ) -> Result<String> {
         let token = new_secret(SecretKind::AccessToken)?;
+        let detail = serde_json::json!({"scopes": scopes.to_string(), "expires_at": expires_at.0})
+            .to_string();
+        let entry = AuditEntry::new(
+            by,
+            AuditAction::AccessTokenIssue,
+            ObjectRef::client(client_id),
+            detail,
+        );
         let inserted = on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             sqlx::query("DELETE FROM oauth_access_token WHERE expires_at <= $1")
@@ -297,6 +306,9 @@ impl MachineStore for SqlStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            if n > 0 {
+                audit_append!(tx, entry, now);
+            }
             tx.commit().await?;
             n
         });
