@@ -203,7 +203,8 @@ pub struct CasePage {
 pub struct CaseQuery {
     /// received, confirmed or closed.
     pub state: Option<String>,
-    /// At most this many, newest first (default 100, at most 500).
+    /// At most this many, newest first: 1 to 500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -387,9 +388,10 @@ pub async fn list_cases(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     rid: ReqId,
-    Query(q): Query<CaseQuery>,
+    q: Result<Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CasePage>, ApiError> {
     let actor = caller.require(Capability::ReadCases)?;
+    let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
     let filter = q
         .state
         .as_deref()
@@ -403,7 +405,14 @@ pub async fn list_cases(
             })
         })
         .transpose()?;
-    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::param(
+            ErrorCode::InvalidRequest,
+            "limit",
+            format!("give 1 to {MAX_PAGE}"),
+        ));
+    }
     let cases = state.registry.store().cases(filter, limit).await?;
     let full = sees_contact(actor);
     if full && !cases.is_empty() {
