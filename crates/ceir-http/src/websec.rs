@@ -230,7 +230,10 @@ pub async fn security_headers(
     let defaults = [
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: under it Chromium sends `Origin: null` with a same-site form post,
+        // which the sign-in's Origin check must refuse. `same-origin` still sends nothing to
+        // other sites (URLs here hold IMEIs and case codes).
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
     for (name, value) in defaults {

@@ -512,7 +512,7 @@ async fn security_headers_on_pages_and_api_but_not_on_the_eir_path() {
         .unwrap();
     let h = r.headers();
     assert_eq!(h["x-content-type-options"], "nosniff");
-    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["referrer-policy"], "same-origin");
     assert!(h["content-security-policy"]
         .to_str()
         .unwrap()
