@@ -90,11 +90,13 @@ pub enum AuditAction {
     CaseOtpSend,
     /// An OAuth2 access token was issued to a client.
     AccessTokenIssue,
+    /// A network (MCC-MNC) was registered or bound to an operator organisation.
+    OperatorUpsert,
     CaseCreate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::ListAdd,
         AuditAction::ListRemove,
         AuditAction::ListChange,
@@ -112,6 +114,7 @@ impl AuditAction {
         AuditAction::SessionEnd,
         AuditAction::CaseOtpSend,
         AuditAction::AccessTokenIssue,
+        AuditAction::OperatorUpsert,
         AuditAction::CaseCreate,
     ];
     pub const fn as_str(self) -> &'static str {
@@ -133,6 +136,7 @@ impl AuditAction {
             AuditAction::SessionEnd => "session.end",
             AuditAction::CaseOtpSend => "case.otp_send",
             AuditAction::AccessTokenIssue => "access_token.issue",
+            AuditAction::OperatorUpsert => "operator.upsert",
             AuditAction::CaseCreate => "case.create",
         }
     }
@@ -176,6 +180,10 @@ impl ObjectRef {
     /// administrators, not personal identifiers of subscribers).
     pub fn user(org: &str, name: &str) -> ObjectRef {
         ObjectRef(format!("user:{org}/{name}"))
+    }
+    /// A mobile network by its MCC-MNC (a network, not a subscriber).
+    pub fn network(plmn: &str) -> ObjectRef {
+        ObjectRef(format!("network:{plmn}"))
     }
     pub fn org(id: &str) -> ObjectRef {
         ObjectRef(format!("org:{id}"))

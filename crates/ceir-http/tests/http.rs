@@ -1043,7 +1043,11 @@ async fn subscriber_identifiers_only_for_those_who_need_them() {
         org: org.map(String::from),
     };
     store
-        .upsert_operator(&bind(Some(&org_id(OrgKind::Operator))))
+        .upsert_operator(
+            &bind(Some(&org_id(OrgKind::Operator))),
+            &AuditContext::local(Actor::system("test")),
+            T0,
+        )
         .await
         .unwrap();
     let masked = "40001**********";
@@ -1090,7 +1094,10 @@ async fn subscriber_identifiers_only_for_those_who_need_them() {
         }
     }
     // The same operator, once the network is not its own, sees the mask.
-    store.upsert_operator(&bind(None)).await.unwrap();
+    store
+        .upsert_operator(&bind(None), &AuditContext::local(Actor::system("test")), T0)
+        .await
+        .unwrap();
     let op = n.token(OrgKind::Operator, Role::Admin);
     let (_, v) = n.get(Some(op), &format!("/api/v1/devices/{PAIRED}")).await;
     assert_eq!(imsi_seen(&v), vec![masked.to_string()]);
@@ -1098,6 +1105,12 @@ async fn subscriber_identifiers_only_for_those_who_need_them() {
     assert_eq!(page["items"][0]["imsi"], masked);
     let next = page["next"].as_str().unwrap();
     assert!(!next.contains("1234567890"), "cursor {next} leaks the IMSI");
+    // Binding and unbinding the network are changes of who sees whom: both audited.
+    let bound = ceir_store::testkit::audited(store.as_ref(), "operator.upsert")
+        .await
+        .unwrap();
+    assert_eq!(bound.len(), 2, "{bound:?}");
+    assert!(bound.iter().all(|r| r.object == "network:400-01"));
 }
 
 /// Changes are audited with the caller and the request id, reads of IMSIs are audited, and the

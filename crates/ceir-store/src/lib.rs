@@ -337,7 +337,9 @@ pub trait Store:
     async fn authenticate(&self, secret: &str, now: Timestamp) -> Result<Option<TokenInfo>>;
     async fn revoke_token(&self, id: &str, by: &AuditContext, now: Timestamp) -> Result<()>;
 
-    async fn upsert_operator(&self, op: &Operator) -> Result<()>;
+    /// Registers a network (MCC-MNC) and binds it to an operator organisation, or unbinds it.
+    async fn upsert_operator(&self, op: &Operator, by: &AuditContext, now: Timestamp)
+        -> Result<()>;
     async fn operators(&self) -> Result<Vec<Operator>>;
 
     /// Checks that entries, history and the feed agree; engines' own checks too.

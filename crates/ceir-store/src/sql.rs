@@ -1181,15 +1181,31 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn upsert_operator(&self, op: &Operator) -> Result<()> {
+    async fn upsert_operator(
+        &self,
+        op: &Operator,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<()> {
+        // Binding a network to an organisation decides whose subscribers it sees: audited.
+        let detail = serde_json::json!({"plmn": op.plmn, "name": op.name, "country": op.country.as_str(), "org": op.org}).to_string();
+        let entry = AuditEntry::new(
+            by,
+            AuditAction::OperatorUpsert,
+            ObjectRef::network(&op.plmn),
+            detail,
+        );
         on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
             sqlx::query("INSERT INTO operator (plmn, name, country, org) VALUES ($1, $2, $3, $4) ON CONFLICT (plmn) DO UPDATE SET name = excluded.name, country = excluded.country, org = excluded.org")
                 .bind(&op.plmn)
                 .bind(&op.name)
                 .bind(op.country.as_str())
                 .bind(op.org.as_deref())
-                .execute(p)
+                .execute(&mut *tx)
                 .await?;
+            audit_append!(tx, entry, now);
+            tx.commit().await?;
         });
         Ok(())
     }

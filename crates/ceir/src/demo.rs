@@ -150,12 +150,16 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
         ("434-07", "Mobiuz", uz, None),
     ] {
         store
-            .upsert_operator(&Operator {
-                plmn: plmn.into(),
-                name: name.into(),
-                country: c,
-                org: org.map(String::from),
-            })
+            .upsert_operator(
+                &Operator {
+                    plmn: plmn.into(),
+                    name: name.into(),
+                    country: c,
+                    org: org.map(String::from),
+                },
+                &reg_actor,
+                now,
+            )
             .await?;
     }
     let catalog =

@@ -887,12 +887,16 @@ async fn token(cfg: &Config, cmd: TokenCmd) -> Result<()> {
             for plmn in &plmns {
                 let existing = known.iter().find(|o| &o.plmn == plmn);
                 store
-                    .upsert_operator(&ceir_store::Operator {
-                        plmn: plmn.clone(),
-                        name: existing.map_or_else(|| id.clone(), |o| o.name.clone()),
-                        country: existing.map_or(country, |o| o.country),
-                        org: Some(id.clone()),
-                    })
+                    .upsert_operator(
+                        &ceir_store::Operator {
+                            plmn: plmn.clone(),
+                            name: existing.map_or_else(|| id.clone(), |o| o.name.clone()),
+                            country: existing.map_or(country, |o| o.country),
+                            org: Some(id.clone()),
+                        },
+                        &by,
+                        now,
+                    )
                     .await?;
             }
             println!("organisation {id} ({kind}) registered");
