@@ -93,10 +93,12 @@ pub enum AuditAction {
     /// A network (MCC-MNC) was registered or bound to an operator organisation.
     OperatorUpsert,
     CaseCreate,
+    /// The golden list (IMEIs never to be blocked) was replaced.
+    GoldenReplace,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::ListAdd,
         AuditAction::ListRemove,
         AuditAction::ListChange,
@@ -116,6 +118,7 @@ impl AuditAction {
         AuditAction::AccessTokenIssue,
         AuditAction::OperatorUpsert,
         AuditAction::CaseCreate,
+        AuditAction::GoldenReplace,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -138,6 +141,7 @@ impl AuditAction {
             AuditAction::AccessTokenIssue => "access_token.issue",
             AuditAction::OperatorUpsert => "operator.upsert",
             AuditAction::CaseCreate => "case.create",
+            AuditAction::GoldenReplace => "golden.replace",
         }
     }
     pub fn parse(s: &str) -> Option<AuditAction> {
@@ -198,6 +202,9 @@ impl ObjectRef {
     }
     pub fn catalog() -> ObjectRef {
         ObjectRef("catalog".into())
+    }
+    pub fn golden() -> ObjectRef {
+        ObjectRef("golden".into())
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -101,10 +101,17 @@ pub enum Capability {
     /// Read citizens' lost and stolen reports (the reporter's contact only with
     /// [`Capability::ReadSubscriberData`]).
     ReadCases,
+    /// Download generated operator lists (blocklist, notifications, exceptions) and their signed
+    /// manifests; an operator only its own networks' files.
+    DownloadOperatorLists,
+    /// Read why a device is classified as it is (`explain`): network observations in counts,
+    /// conditions, block dates. Subscriber identifiers still need
+    /// [`Capability::ReadSubscriberData`].
+    ReadClassification,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 14] = [
         Capability::ReadLists,
         Capability::Block,
         Capability::Track,
@@ -117,6 +124,8 @@ impl Capability {
         Capability::ReadAudit,
         Capability::CheckEquipment,
         Capability::ReadCases,
+        Capability::DownloadOperatorLists,
+        Capability::ReadClassification,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -132,6 +141,8 @@ impl Capability {
             Capability::ReadAudit => "read_audit",
             Capability::CheckEquipment => "check_equipment",
             Capability::ReadCases => "read_cases",
+            Capability::DownloadOperatorLists => "download_operator_lists",
+            Capability::ReadClassification => "read_classification",
         }
     }
     /// The scope a credential must carry to use this capability. Exhaustive on purpose: a new
@@ -139,7 +150,7 @@ impl Capability {
     pub const fn scope(self) -> Scope {
         use Capability::*;
         match self {
-            ReadLists | ReadCases => Scope::ListsRead,
+            ReadLists | ReadCases | DownloadOperatorLists | ReadClassification => Scope::ListsRead,
             Block | Track | Permit | ManageExceptions | BarTac => Scope::ListsWrite,
             ReadCatalog => Scope::CatalogRead,
             ManageCatalog => Scope::CatalogWrite,
@@ -184,6 +195,12 @@ pub fn grants(kind: OrgKind, role: Role, cap: Capability) -> bool {
         // Those who act on reports: police confirm them, the regulator oversees, an embassy
         // helps its citizens who report from abroad. Reading changes nothing: every role.
         ReadCases => matches!(kind, Regulator | LawEnforcement | Embassy | System),
+        // Operators enforce the lists in their EIRs (their own files only, checked by the
+        // route); the regulator oversees all of them. Reading changes nothing: every role.
+        DownloadOperatorLists => matches!(kind, Regulator | Operator | System),
+        // How a device came to be flagged tells about network usage: those who act on devices
+        // on networks (regulator, police, operators), not citizens, banks or vendors.
+        ReadClassification => matches!(kind, Regulator | LawEnforcement | Operator | System),
     }
 }
 
@@ -261,18 +278,21 @@ mod tests {
         }
         let read = "read_lists read_catalog";
         let cases = "read_lists read_catalog read_cases";
-        let oversee = "read_lists read_catalog read_audit check_equipment read_cases";
-        let eir = "read_lists read_catalog check_equipment";
+        let oversee =
+            "read_lists read_catalog read_audit check_equipment read_cases download_operator_lists read_classification";
+        let eir =
+            "read_lists read_catalog check_equipment download_operator_lists read_classification";
+        let police = "read_lists read_catalog read_cases read_classification";
         let expected = format!(
-            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases
-regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases
+            "regulator/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases download_operator_lists read_classification
+regulator/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases download_operator_lists read_classification
 regulator/viewer: {oversee}
-operator/admin: read_lists manage_exceptions read_catalog read_subscriber_data check_equipment
-operator/officer: read_lists manage_exceptions read_catalog read_subscriber_data check_equipment
+operator/admin: read_lists manage_exceptions read_catalog read_subscriber_data check_equipment download_operator_lists read_classification
+operator/officer: read_lists manage_exceptions read_catalog read_subscriber_data check_equipment download_operator_lists read_classification
 operator/viewer: {eir}
-law_enforcement/admin: read_lists block track read_catalog read_subscriber_data read_cases
-law_enforcement/officer: read_lists block track read_catalog read_subscriber_data read_cases
-law_enforcement/viewer: {cases}
+law_enforcement/admin: read_lists block track read_catalog read_subscriber_data read_cases read_classification
+law_enforcement/officer: read_lists block track read_catalog read_subscriber_data read_cases read_classification
+law_enforcement/viewer: {police}
 embassy/admin: {cases}
 embassy/officer: {cases}
 embassy/viewer: {cases}
@@ -285,8 +305,8 @@ bank/viewer: {read}
 partner_node/admin: {read}
 partner_node/officer: {read}
 partner_node/viewer: {read}
-system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases
-system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases
+system/admin: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases download_operator_lists read_classification
+system/officer: read_lists block track permit manage_exceptions bar_tac read_catalog manage_catalog read_subscriber_data read_audit check_equipment read_cases download_operator_lists read_classification
 system/viewer: {oversee}
 "
         );

@@ -317,3 +317,45 @@ pub fn may_lift(actor: &Actor, owner_org: &str) -> Result<(), RuleError> {
         })
     }
 }
+
+/// An IMEI of the golden list (DIRBS): never to be blocked. DIRBS keeps these as the MD5 of the
+/// normalised IMEI, so that a list can be supplied pre-hashed; `imei` is the normalised IMEI when
+/// the list gave it in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GoldenImei {
+    /// 32 lower-case hex digits.
+    pub hash: String,
+    pub imei: Option<String>,
+}
+
+impl GoldenImei {
+    /// From a normalised IMEI (`ImeiNorm`'s text: the 14-digit body, or the upper-cased value).
+    pub fn from_norm(imei_norm: &str) -> GoldenImei {
+        GoldenImei {
+            hash: golden_hash(imei_norm),
+            imei: Some(imei_norm.to_owned()),
+        }
+    }
+}
+
+/// DIRBS's golden-list key: `MD5(normalize_imei(imei))` as lower-case hex.
+pub fn golden_hash(imei_norm: &str) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(imei_norm.as_bytes()))
+}
+
+#[cfg(test)]
+mod golden_tests {
+    use super::*;
+
+    #[test]
+    fn golden_hash_is_md5_of_the_normalised_imei() {
+        // RFC 1321's test vectors.
+        assert_eq!(golden_hash(""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(golden_hash("abc"), "900150983cd24fb0d6963f7d28e17f72");
+        let g = GoldenImei::from_norm("35693803564380");
+        // As PostgreSQL's md5() gives it, which DIRBS uses.
+        assert_eq!(g.hash, "572e1163cfd9dc7aadfa5a5894d64d42");
+        assert_eq!(g.imei.as_deref(), Some("35693803564380"));
+    }
+}
