@@ -7,6 +7,8 @@
 pub mod accounts;
 pub mod audit;
 pub mod cases;
+pub mod dirbs;
+pub mod imports;
 pub mod machine;
 mod sql;
 pub mod testkit;
@@ -14,6 +16,8 @@ pub mod testkit;
 pub use accounts::{AccountStore, NewUser, OidcIdentity, OpenedSession, Session, User};
 pub use audit::{AuditFilter, AuditStore};
 pub use cases::CaseStore;
+pub use dirbs::{DirbsListStore, GoldenReport};
+pub use imports::{ImportJob, ImportStore, Verdict};
 pub use machine::MachineStore;
 pub use sql::{SqlStore, StoreConfig};
 
@@ -262,7 +266,15 @@ pub struct IntegrityReport {
 /// method that changes something writes its audit record in the same transaction.
 #[async_trait::async_trait]
 pub trait Store:
-    AuditStore + MachineStore + AccountStore + CaseStore + Send + Sync + std::fmt::Debug
+    AuditStore
+    + MachineStore
+    + AccountStore
+    + CaseStore
+    + ImportStore
+    + DirbsListStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
@@ -311,6 +323,8 @@ pub trait Store:
     ) -> Result<CatalogReport>;
     async fn tac(&self, tac: Tac) -> Result<Option<TacModel>>;
     async fn catalog_count(&self) -> Result<u64>;
+    /// Every model of the catalog, in TAC order (classification loads it whole).
+    async fn catalog_models(&self) -> Result<Vec<TacModel>>;
 
     async fn upsert_organisation(
         &self,

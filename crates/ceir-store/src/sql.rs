@@ -57,6 +57,8 @@ macro_rules! on_pool {
 mod audit;
 mod accounts;
 mod cases;
+mod dirbs;
+mod imports;
 mod machine;
 
 /// The registry store on SQLite or PostgreSQL.
@@ -1038,6 +1040,17 @@ impl Store for SqlStore {
             .await?
         });
         row.map(TacRow::into_model).transpose()
+    }
+
+    async fn catalog_models(&self) -> Result<Vec<TacModel>> {
+        let rows: Vec<TacRow> = on_pool!(&self.pool, p => {
+            sqlx::query_as::<_, TacRow>(
+                "SELECT tac, brand, model, marketing_name, manufacturer, device_type, os, bands, radio_interface, allocation_date, radios FROM tac_model ORDER BY tac",
+            )
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(TacRow::into_model).collect()
     }
 
     async fn catalog_count(&self) -> Result<u64> {

@@ -365,6 +365,11 @@ async fn catalog(s: &SqlStore) {
         .unwrap()
         .unwrap();
     assert_eq!(got, model(35_000_007));
+    // The whole catalog in TAC order, as classification loads it.
+    let all = s.catalog_models().await.unwrap();
+    assert_eq!(all.len(), 100);
+    assert_eq!(all[7], model(35_000_007));
+    assert!(all.windows(2).all(|w| w[0].tac < w[1].tac));
     // Dropping 20% is refused unless forced; the catalog is untouched.
     let err = s
         .replace_catalog(
