@@ -79,6 +79,26 @@ pub enum IngestError {
     },
     #[error("{file}: not a usable zip archive: {reason}")]
     Zip { file: String, reason: String },
+    #[error("{file}: {reason}")]
+    Operator { file: String, reason: String },
+    #[error("{file}: line {line}: {reason}")]
+    Header {
+        file: String,
+        line: u64,
+        reason: String,
+    },
+    #[error(
+        "{file}: the {list} list would shrink from {before} to {after} entries, below the \
+         import size threshold of {min}; nothing was imported (check the file is complete, or \
+         import it with --force)"
+    )]
+    SizeVariation {
+        file: String,
+        list: &'static str,
+        before: u64,
+        after: u64,
+        min: u64,
+    },
     #[error("{}", rows_message(.file, .errors, *.more))]
     Rows {
         file: String,
@@ -103,6 +123,9 @@ impl IngestError {
             | IngestError::UnknownFormat { file, .. }
             | IngestError::MissingColumns { file, .. }
             | IngestError::Zip { file, .. }
+            | IngestError::Operator { file, .. }
+            | IngestError::Header { file, .. }
+            | IngestError::SizeVariation { file, .. }
             | IngestError::Rows { file, .. } => file,
         }
     }

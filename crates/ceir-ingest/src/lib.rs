@@ -1,8 +1,11 @@
 //! ceir's ingestion: streaming readers of TAC catalogs (and, later, list files) that refuse a
 //! bad file as a whole and name the file, line, field and value of every problem found.
 
+pub mod dirbs_lists;
 pub mod error;
 mod lines;
+pub mod operator;
+pub mod simulate;
 pub mod tac;
 
 pub use error::{IngestError, RowError};

@@ -19,3 +19,21 @@ fn tac_catalog_regressions() {
     }
     assert!(n >= 5, "the regression corpus is in place");
 }
+
+#[path = "../../../fuzz/src/operator_check.rs"]
+mod operator_check;
+
+#[test]
+fn operator_data_regressions() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/fuzz_operator_data");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let ok = std::panic::catch_unwind(|| operator_check::fuzz_operator_data(&data));
+        assert!(ok.is_ok(), "{} fails", path.display());
+        n += 1;
+    }
+    assert!(n >= 6, "the regression corpus is in place");
+}

@@ -1,0 +1,354 @@
+//! The DIRBS operator data checks (`operator_threshold` in DIRBS's config.yml): null, unclean,
+//! out-of-region and non-home-network ratios, the file's date range, leading zeros and the
+//! historic per-day distinct counts. A file failing any of them is refused whole.
+
+use super::{Counts, DailyCount};
+use ceir_domain::observe::Day;
+
+/// Thresholds; the defaults are DIRBS's defaults. `[import.operator]` in the config overrides
+/// any of them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    pub null_imei_threshold: f64,
+    pub null_imsi_threshold: f64,
+    pub null_msisdn_threshold: f64,
+    pub null_rat_threshold: f64,
+    pub null_threshold: f64,
+    pub unclean_imei_threshold: f64,
+    pub unclean_imsi_threshold: f64,
+    pub unclean_threshold: f64,
+    pub out_of_region_imsi_threshold: f64,
+    pub out_of_region_msisdn_threshold: f64,
+    pub out_of_region_threshold: f64,
+    pub non_home_network_threshold: f64,
+    pub historic_imei_threshold: f64,
+    pub historic_imsi_threshold: f64,
+    pub historic_msisdn_threshold: f64,
+    pub leading_zero_suspect_limit: f64,
+    /// Days of earlier data the historic check averages over (DIRBS: 30).
+    pub historic_days: usize,
+    /// ceir's addition: the share of rows that cannot be read at all (wrong field count, bad
+    /// date or RAT code), which DIRBS's schema validation refuses outright.
+    pub malformed_threshold: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds {
+            null_imei_threshold: 0.05,
+            null_imsi_threshold: 0.05,
+            null_msisdn_threshold: 0.05,
+            null_rat_threshold: 0.05,
+            null_threshold: 0.05,
+            unclean_imei_threshold: 0.05,
+            unclean_imsi_threshold: 0.05,
+            unclean_threshold: 0.05,
+            out_of_region_imsi_threshold: 0.1,
+            out_of_region_msisdn_threshold: 0.1,
+            out_of_region_threshold: 0.1,
+            non_home_network_threshold: 0.2,
+            historic_imei_threshold: 0.9,
+            historic_imsi_threshold: 0.9,
+            historic_msisdn_threshold: 0.9,
+            leading_zero_suspect_limit: 0.5,
+            historic_days: 30,
+            malformed_threshold: 0.05,
+        }
+    }
+}
+
+/// One check's outcome, as the report and the job record show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckResult {
+    /// Stable key (DIRBS's metric key where there is one): `null_imei`, `historic_imsi`, ...
+    pub key: String,
+    pub name: String,
+    pub measured: f64,
+    pub threshold: f64,
+    pub passed: bool,
+    /// `None` when the check ran; why it did not otherwise (it then passes).
+    pub skipped: Option<String>,
+}
+
+impl CheckResult {
+    fn ratio(key: &str, name: &str, count: u64, of: u64, threshold: f64) -> CheckResult {
+        let measured = if of == 0 {
+            0.0
+        } else {
+            count as f64 / of as f64
+        };
+        CheckResult {
+            key: key.into(),
+            name: name.into(),
+            measured,
+            threshold,
+            passed: measured <= threshold,
+            skipped: None,
+        }
+    }
+
+    fn skipped(key: &str, name: &str, why: &str) -> CheckResult {
+        CheckResult {
+            key: key.into(),
+            name: name.into(),
+            measured: 0.0,
+            threshold: 0.0,
+            passed: true,
+            skipped: Some(why.into()),
+        }
+    }
+
+    /// `name: measured 0.0710 > threshold 0.0500` and the like.
+    pub fn describe(&self) -> String {
+        if let Some(why) = &self.skipped {
+            return format!("{}: skipped ({why})", self.name);
+        }
+        let (cmp, verdict) = match (self.key.starts_with("historic_"), self.passed) {
+            (true, true) => (">=", "passed"),
+            (true, false) => ("<", "FAILED"),
+            (false, true) => ("<=", "passed"),
+            (false, false) => (">", "FAILED"),
+        };
+        format!(
+            "{}: measured {} {cmp} threshold {} — {verdict}",
+            self.name,
+            fmt_num(self.measured),
+            fmt_num(self.threshold)
+        )
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// The average per day of the distinct counts, over the days given.
+pub fn daily_average(days: &[DailyCount]) -> Option<(f64, f64, f64)> {
+    if days.is_empty() {
+        return None;
+    }
+    let n = days.len() as f64;
+    let sum = days.iter().fold((0u64, 0u64, 0u64), |a, d| {
+        (a.0 + d.imeis, a.1 + d.imsis, a.2 + d.msisdns)
+    });
+    Some((sum.0 as f64 / n, sum.1 as f64 / n, sum.2 as f64 / n))
+}
+
+/// The history the historic check compares with: of earlier imports' per-day counts (newest
+/// import first), the most recent import's count for each day, for the latest `days` days.
+pub fn history_window(earlier: &[Vec<DailyCount>], days: usize) -> Vec<DailyCount> {
+    let mut by_day: std::collections::BTreeMap<i32, DailyCount> = Default::default();
+    for import in earlier {
+        for d in import {
+            // Newest import first: keep the first seen for each day.
+            by_day.entry(d.day).or_insert(*d);
+        }
+    }
+    by_day.into_values().rev().take(days).collect()
+}
+
+/// Runs every check. `history` is [`history_window`] of this operator's earlier accepted
+/// imports; `today` is for "the file's end date is in the future".
+pub fn evaluate(
+    c: &Counts,
+    period: (Day, Day),
+    today: Day,
+    daily: &[DailyCount],
+    history: &[DailyCount],
+    t: &Thresholds,
+) -> Vec<CheckResult> {
+    let n = c.rows;
+    let mut out = vec![
+        CheckResult::ratio(
+            "malformed",
+            "unreadable rows",
+            c.malformed,
+            c.rows + c.malformed,
+            t.malformed_threshold,
+        ),
+        CheckResult::ratio(
+            "null_imei",
+            "NULL IMEI data",
+            c.null_imei,
+            n,
+            t.null_imei_threshold,
+        ),
+        CheckResult::ratio(
+            "null_imsi",
+            "NULL IMSI data",
+            c.null_imsi,
+            n,
+            t.null_imsi_threshold,
+        ),
+        CheckResult::ratio(
+            "null_msisdn",
+            "NULL MSISDN data",
+            c.null_msisdn,
+            n,
+            t.null_msisdn_threshold,
+        ),
+    ];
+    if c.has_rat {
+        out.push(CheckResult::ratio(
+            "null_rat",
+            "NULL RAT data",
+            c.null_rat,
+            n,
+            t.null_rat_threshold,
+        ));
+    } else {
+        out.push(CheckResult::skipped(
+            "null_rat",
+            "NULL RAT data",
+            "the file has no rat column",
+        ));
+    }
+    out.extend([
+        CheckResult::ratio(
+            "null",
+            "NULL data (combined)",
+            c.null_any,
+            n,
+            t.null_threshold,
+        ),
+        CheckResult::ratio(
+            "unclean_imei",
+            "unclean IMEI data",
+            c.unclean_imei,
+            n,
+            t.unclean_imei_threshold,
+        ),
+        CheckResult::ratio(
+            "unclean_imsi",
+            "unclean IMSI data",
+            c.unclean_imsi,
+            n,
+            t.unclean_imsi_threshold,
+        ),
+        CheckResult::ratio(
+            "unclean",
+            "unclean data (combined)",
+            c.unclean_any,
+            n,
+            t.unclean_threshold,
+        ),
+        CheckResult::ratio(
+            "out_of_region_imsi",
+            "out-of-region IMSI data",
+            c.out_of_region_imsi,
+            n,
+            t.out_of_region_imsi_threshold,
+        ),
+        CheckResult::ratio(
+            "out_of_region_msisdn",
+            "out-of-region MSISDN data",
+            c.out_of_region_msisdn,
+            n,
+            t.out_of_region_msisdn_threshold,
+        ),
+        CheckResult::ratio(
+            "out_of_region",
+            "out-of-region data (combined)",
+            c.out_of_region_any,
+            n,
+            t.out_of_region_threshold,
+        ),
+        CheckResult::ratio(
+            "non_home_imsi",
+            "non-home network IMSI data",
+            c.non_home_imsi,
+            n,
+            t.non_home_network_threshold,
+        ),
+    ]);
+    out.push(CheckResult {
+        key: "data_daterange".into(),
+        name: format!("rows outside the file's dates {} to {}", period.0, period.1),
+        measured: c.outside_range as f64,
+        threshold: 0.0,
+        passed: c.outside_range == 0,
+        skipped: None,
+    });
+    let ahead = (period.1 .0 - today.0).max(0);
+    out.push(CheckResult {
+        key: "end_date_future".into(),
+        name: format!(
+            "days the file's end date {} lies after today {today}",
+            period.1
+        ),
+        measured: f64::from(ahead),
+        threshold: 0.0,
+        passed: ahead == 0,
+        skipped: None,
+    });
+    out.push(CheckResult {
+        key: "leading_zero".into(),
+        name: "IMEIs starting with 1 (vs. with 0: leading zeros stripped?)".into(),
+        measured: c.leading_one as f64,
+        threshold: c.leading_zero as f64,
+        passed: c.leading_one <= c.leading_zero,
+        skipped: None,
+    });
+    match c.zero_tac_suspect {
+        Some(s) if c.leading_one > 1 => out.push(CheckResult::ratio(
+            "leading_zero_suspect",
+            "IMEIs starting with 1 that match a catalog TAC once a 0 is put in front",
+            s,
+            c.leading_one,
+            t.leading_zero_suspect_limit,
+        )),
+        Some(_) => out.push(CheckResult::skipped(
+            "leading_zero_suspect",
+            "leading-zero suspect IMEIs",
+            "at most one IMEI starts with 1",
+        )),
+        None => out.push(CheckResult::skipped(
+            "leading_zero_suspect",
+            "leading-zero suspect IMEIs",
+            "no TAC catalog was given",
+        )),
+    }
+    let now = daily_average(daily);
+    let hist = daily_average(history);
+    let historic = [
+        ("historic_imei", "IMEI per day", t.historic_imei_threshold),
+        ("historic_imsi", "IMSI per day", t.historic_imsi_threshold),
+        (
+            "historic_msisdn",
+            "MSISDN per day",
+            t.historic_msisdn_threshold,
+        ),
+    ];
+    for (i, (key, name, ratio)) in historic.into_iter().enumerate() {
+        match (now, hist) {
+            (Some(now), Some(hist)) => {
+                let pick = |v: (f64, f64, f64)| [v.0, v.1, v.2][i];
+                let min = ratio * pick(hist);
+                out.push(CheckResult {
+                    key: key.into(),
+                    name: format!(
+                        "distinct {name} (average over {} days; history {:.1} over {} days, ratio {ratio})",
+                        daily.len(),
+                        pick(hist),
+                        history.len()
+                    ),
+                    measured: (pick(now) * 10.0).round() / 10.0,
+                    threshold: (min * 10.0).round() / 10.0,
+                    passed: pick(now) >= min,
+                    skipped: None,
+                });
+            }
+            _ => out.push(CheckResult::skipped(
+                key,
+                &format!("distinct {name}"),
+                "no earlier data of this operator",
+            )),
+        }
+    }
+    out
+}

@@ -1,0 +1,340 @@
+//! DIRBS list files: every list, full and delta, each change type, bad rows refusing the whole
+//! file, and the plan that applying twice changes nothing. The registry is modelled here by the
+//! `Held` entries a plan is computed against; the store-backed import is tested in the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use ceir_domain::lists::{golden_hash, Country, GoldenImei, Reason, Subject};
+use ceir_domain::{Imei, Imsi, Tac, Timestamp};
+use ceir_ingest::dirbs_lists::{
+    plan, plan_golden, read_list, read_list_from, DirbsList, Held, ListKey, Plan,
+};
+use ceir_ingest::IngestError;
+use std::path::PathBuf;
+
+const NOW: Timestamp = Timestamp(1_790_000_000_000);
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/dirbs")
+        .join(name)
+}
+
+fn imei(body: &str) -> Imei {
+    Imei::from_body(body.parse().unwrap()).unwrap()
+}
+const A: &str = "35693803564380";
+const B: &str = "49015420323751";
+const C: &str = "35209900176148";
+
+/// Applies a plan to the modelled entries, as the store would.
+fn apply(held: &mut Vec<Held>, p: &Plan, list: DirbsList) {
+    for e in &p.add {
+        held.retain(|h| h.subject != e.subject);
+        held.push(Held {
+            subject: e.subject,
+            reference: e.meta.reference.clone(),
+            note: e.meta.note.clone(),
+        });
+        assert_eq!(Some(e.list), list.target().map(|t| t.0));
+        assert_eq!(e.meta.reason, list.target().unwrap().1);
+        assert_eq!(e.meta.reference.as_deref(), Some(list.name()));
+    }
+    for s in &p.remove {
+        held.retain(|h| h.subject != *s);
+    }
+}
+
+fn subjects(held: &[Held]) -> Vec<Subject> {
+    let mut v: Vec<Subject> = held.iter().map(|h| h.subject).collect();
+    v.sort_by_key(|s| format!("{s:?}"));
+    v
+}
+
+fn run(list: DirbsList, full: &str, delta: &str) -> (Vec<Held>, Plan, Plan) {
+    let f = read_list(&fixture(full), list, false).unwrap();
+    let mut held = Vec::new();
+    let p1 = plan(&f, &held, Country::AZ, NOW, false).unwrap();
+    apply(&mut held, &p1, list);
+    // Importing the same full file again changes nothing.
+    let again = plan(&f, &held, Country::AZ, NOW, false).unwrap();
+    assert!(
+        again.add.is_empty() && again.remove.is_empty(),
+        "{list}: {again:?}"
+    );
+    assert_eq!(again.unchanged, p1.add.len() as u64);
+    let d = read_list(&fixture(delta), list, true).unwrap();
+    let p2 = plan(&d, &held, Country::AZ, NOW, false).unwrap();
+    apply(&mut held, &p2, list);
+    (held, p1, p2)
+}
+
+#[test]
+fn stolen_full_then_delta() {
+    let (held, p1, p2) = run(DirbsList::Stolen, "stolen_full.csv", "stolen_delta.csv");
+    // A (twice, 15 and 14 digits: one duplicate), B with no status (blacklist), C pending.
+    assert_eq!((p1.add.len(), p1.inactive, p1.duplicates), (2, 1, 1));
+    assert_eq!(p1.add[0].meta.note.as_deref(), Some("reported 2026-09-01"));
+    // Delta: B removed, C added, A updated (new reporting date).
+    assert_eq!(p2.remove, vec![Subject::Imei(imei(B))]);
+    assert_eq!(p2.add.len(), 2);
+    assert_eq!((p2.before, p2.after), (2, 2));
+    assert_eq!(subjects(&held), {
+        let mut v = vec![Subject::Imei(imei(A)), Subject::Imei(imei(C))];
+        v.sort_by_key(|s| format!("{s:?}"));
+        v
+    });
+    let a = held
+        .iter()
+        .find(|h| h.subject == Subject::Imei(imei(A)))
+        .unwrap();
+    assert_eq!(a.note.as_deref(), Some("reported 2026-09-02"));
+    // The same delta again is refused, naming the rows.
+    let d = read_list(&fixture("stolen_delta.csv"), DirbsList::Stolen, true).unwrap();
+    let e = plan(&d, &held, Country::AZ, NOW, false).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("line 3, imei \"352099001761481\": add: already on the stolen list"),
+        "{text}"
+    );
+}
+
+#[test]
+fn registration_full_then_delta() {
+    let (held, p1, p2) = run(
+        DirbsList::Registration,
+        "registration_full.csv",
+        "registration_delta.csv",
+    );
+    assert_eq!((p1.add.len(), p1.inactive), (2, 1));
+    assert_eq!(p1.add[0].meta.reason, Reason::Registered);
+    assert_eq!(p1.add[0].meta.note.as_deref(), Some("device D0001"));
+    // C's status becomes whitelist (update: added); B removed.
+    assert_eq!(p2.add.len(), 1);
+    assert_eq!(p2.remove, vec![Subject::Imei(imei(B))]);
+    assert_eq!(held.len(), 2);
+}
+
+#[test]
+fn pairing_full_then_delta() {
+    let (held, p1, p2) = run(DirbsList::Pairing, "pairing_full.csv", "pairing_delta.csv");
+    assert_eq!(p1.add.len(), 3);
+    let pair = |i: &str, s: &str| Subject::Pair(imei(i), Imsi::parse(s).unwrap());
+    assert_eq!(p2.remove, vec![pair(A, "400021234567891")]);
+    assert_eq!(p2.add.len(), 1);
+    assert_eq!(p2.add[0].subject, pair(C, "400041234567893"));
+    assert_eq!(held.len(), 3);
+}
+
+#[test]
+fn barred_barred_tac_and_monitoring() {
+    let (held, p1, p2) = run(DirbsList::Barred, "barred_full.csv", "barred_delta.csv");
+    assert_eq!((p1.add.len(), p2.add.len(), p2.remove.len()), (2, 1, 1));
+    assert_eq!(held.len(), 2);
+    assert_eq!(p1.add[0].meta.reference.as_deref(), Some("barred"));
+
+    let (held, p1, p2) = run(
+        DirbsList::BarredTac,
+        "barred_tac_full.csv",
+        "barred_tac_delta.csv",
+    );
+    assert_eq!(p1.add.len(), 2);
+    assert_eq!(
+        p2.remove,
+        vec![Subject::Tac(Tac::parse("86674189").unwrap())]
+    );
+    assert!(held
+        .iter()
+        .any(|h| h.subject == Subject::Tac(Tac::parse("01234567").unwrap())));
+
+    let (held, _, p2) = run(
+        DirbsList::Monitoring,
+        "monitoring_full.csv",
+        "monitoring_delta.csv",
+    );
+    assert_eq!((p2.add.len(), p2.remove.len()), (1, 1));
+    assert_eq!(subjects(&held), vec![Subject::Imei(imei(B))]);
+}
+
+#[test]
+fn golden_full_and_delta_with_hashes() {
+    let f = read_list(&fixture("golden_full.csv"), DirbsList::Golden, false).unwrap();
+    // A given twice (15 and 14 digits) hashes the same; the pre-hashed row is lower-cased.
+    match &f.rows[1].key {
+        ListKey::Golden(g) => assert_eq!(g.hash, "0123456789abcdef0123456789abcdef"),
+        k => panic!("{k:?}"),
+    }
+    let (set, gp) = plan_golden(&f, &[], false).unwrap();
+    assert_eq!((gp.added, gp.after), (2, 2));
+    assert!(set.contains(&GoldenImei::from_norm(A)));
+    let (again, gp) = plan_golden(&f, &set, false).unwrap();
+    assert_eq!((again.clone(), gp.added, gp.removed), (set.clone(), 0, 0));
+    let d = read_list(&fixture("golden_delta.csv"), DirbsList::Golden, true).unwrap();
+    let (after, gp) = plan_golden(&d, &set, false).unwrap();
+    assert_eq!((gp.added, gp.removed, gp.after), (1, 1, 2));
+    let hashes: Vec<&str> = after.iter().map(|g| g.hash.as_str()).collect();
+    assert!(hashes.contains(&golden_hash(B).as_str()));
+    // The delta again: its add is already there, its remove is gone.
+    let e = plan_golden(&d, &after, false).unwrap_err().to_string();
+    assert!(e.contains("2 bad rows"), "{e}");
+    assert!(plan(&f, &[], Country::AZ, NOW, false).is_err());
+}
+
+#[test]
+fn a_bad_row_refuses_the_file_naming_line_field_value_and_reason() {
+    let e = read_list(&fixture("stolen_bad.csv"), DirbsList::Stolen, false).unwrap_err();
+    let IngestError::Rows { errors, more, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(*more, 0);
+    let got: Vec<(u64, &str, &str)> = errors
+        .iter()
+        .map(|r| (r.line, r.field.as_str(), r.value.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (2, "imei", "35A9380356438"),
+            (3, "reporting_date", "20261340"),
+            (4, "imei", "35693803564380912"),
+            (5, "(row)", "356938035643809,20260901"),
+            (6, "imei", ""),
+        ]
+    );
+    assert!(
+        errors[0].reason.contains("14-digit IMEI body"),
+        "{}",
+        errors[0].reason
+    );
+    assert!(
+        errors[2].reason.contains("1 to 16 hex digits"),
+        "{}",
+        errors[2].reason
+    );
+    assert!(e.to_string().contains("5 bad rows; nothing was imported"));
+
+    let e = read_list(&fixture("barred_tac_bad.csv"), DirbsList::BarredTac, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 2, tac \"3569380\": TAC must have 8 digits, not 7"),
+        "{e}"
+    );
+
+    let e = read_list(
+        &fixture("delta_changed_twice.csv"),
+        DirbsList::Monitoring,
+        true,
+    )
+    .unwrap();
+    let e = plan(&e, &[], Country::AZ, NOW, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 3, imei \"356938035643809\": changed twice in one delta: add on line 2, remove here"), "{e}");
+}
+
+#[test]
+fn headers_are_checked_and_read_in_any_order_and_case() {
+    let e = read_list_from(
+        &b"imsi,msisdn\n1,2\n"[..],
+        "p.csv",
+        DirbsList::Pairing,
+        false,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, IngestError::MissingColumns { missing, .. } if missing == &vec!["imei".to_string()])
+    );
+    // A delta given as a full file: the change_type column is unknown, with a hint.
+    let e = read_list(&fixture("barred_delta.csv"), DirbsList::Barred, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("import it with --delta"), "{e}");
+    let e = read_list(&fixture("barred_full.csv"), DirbsList::Barred, true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("change_type"), "{e}");
+    let e = read_list_from(
+        &b"imei,change_type\n356938035643809,update\n"[..],
+        "m.csv",
+        DirbsList::Monitoring,
+        true,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("change_type must be one of add, remove"), "{e}");
+    assert!(matches!(
+        read_list_from(&b""[..], "e.csv", DirbsList::Barred, false),
+        Err(IngestError::Empty { .. })
+    ));
+    // gzip is told by its magic bytes.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, b"IMEI\n356938035643809\n").unwrap();
+    let f = read_list_from(
+        &gz.finish().unwrap()[..],
+        "b.csv.gz",
+        DirbsList::Barred,
+        false,
+    )
+    .unwrap();
+    assert_eq!(f.rows.len(), 1);
+    assert_eq!(DirbsList::parse("Barred-TAC"), Some(DirbsList::BarredTac));
+}
+
+#[test]
+fn a_full_list_may_not_shrink_past_its_threshold() {
+    let f = read_list(&fixture("barred_full.csv"), DirbsList::Barred, false).unwrap();
+    let held: Vec<Held> = [A, B, C, "35000000000001", "35000000000002"]
+        .iter()
+        .map(|i| Held {
+            subject: Subject::Imei(imei(i)),
+            reference: Some("barred".into()),
+            note: None,
+        })
+        .collect();
+    // 5 → 2 is below 75 %.
+    let e = plan(&f, &held, Country::AZ, NOW, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("would shrink from 5 to 2 entries, below the import size threshold of 4"),
+        "{e}"
+    );
+    let p = plan(&f, &held, Country::AZ, NOW, true).unwrap();
+    assert_eq!((p.remove.len(), p.unchanged), (3, 2));
+    // Entries of the same organisation from another source are neither counted nor touched.
+    let other = vec![Held {
+        subject: Subject::Imei(imei(A)),
+        reference: Some("stolen".into()),
+        note: None,
+    }];
+    let p = plan(&f, &other, Country::AZ, NOW, false).unwrap();
+    assert_eq!((p.add.len(), p.held_elsewhere, p.remove.len()), (1, 1, 0));
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes give a list or an error, never a panic, for every list and mode.
+        #[test]
+        fn reading_never_panics(body in proptest::collection::vec(any::<u8>(), 0..300), delta: bool) {
+            for list in DirbsList::ALL {
+                let mut input = b"imei,imsi,change_type\n".to_vec();
+                input.extend_from_slice(&body);
+                if let Ok(f) = read_list_from(&input[..], "p.csv", list, delta) {
+                    let _ = plan(&f, &[], Country::AZ, NOW, false);
+                }
+            }
+        }
+
+        /// A valid IMEI row reads back as its 14-digit body, whatever the case of the header.
+        #[test]
+        fn imeis_read_back(body in 0u64..100_000_000_000_000, check in 0u8..10, upper: bool) {
+            let header = if upper { "IMEI" } else { "imei" };
+            let text = format!("{header}\n{body:014}{check}\n");
+            let f = read_list_from(text.as_bytes(), "b.csv", DirbsList::Barred, false).unwrap();
+            prop_assert_eq!(&f.rows[0].key, &ListKey::Imei(Imei::from_body(body).unwrap()));
+        }
+    }
+}

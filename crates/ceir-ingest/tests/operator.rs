@@ -1,0 +1,511 @@
+//! Operator data import: the DIRBS checks, each failing in its own fixture; header variants;
+//! gzip and zip; unreadable rows with their line numbers; bounded memory (spilled runs) giving
+//! the same triplets; arbitrary bytes never panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use ceir_domain::observe::{Day, Region, Triplet};
+use ceir_ingest::operator::checks::{evaluate, history_window};
+use ceir_ingest::operator::{
+    read_operator_file, CheckResult, DailyCount, OperatorData, ReadOptions, Thresholds,
+};
+use ceir_ingest::IngestError;
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const BASE: &str = "tests/fixtures/operator/azercell_20261001_20261031.csv";
+const NAME: &str = "azercell_20261001_20261031.csv";
+
+fn today() -> Day {
+    Day::parse_iso("2026-11-21").unwrap()
+}
+
+fn base_lines() -> Vec<String> {
+    std::fs::read_to_string(BASE)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn read_with(
+    path: &Path,
+    budget: usize,
+    zero_tacs: Option<&HashSet<u32>>,
+) -> Result<OperatorData, IngestError> {
+    let region = Region::default_for("AZ").unwrap();
+    // Kept: run files live until the triplets are merged, after this returns.
+    let spill = tempfile::tempdir().unwrap().keep();
+    let opts = ReadOptions {
+        region: &region,
+        triplet_budget: budget,
+        spill_dir: &spill,
+        zero_tacs,
+    };
+    read_operator_file(path, &opts, &mut |_| {})
+}
+
+fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    p
+}
+
+fn failed(data: &OperatorData, history: &[DailyCount]) -> Vec<String> {
+    checks(data, history)
+        .into_iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.key)
+        .collect()
+}
+
+fn checks(data: &OperatorData, history: &[DailyCount]) -> Vec<CheckResult> {
+    evaluate(
+        &data.counts,
+        (data.name.start, data.name.end),
+        today(),
+        &data.daily,
+        history,
+        &Thresholds::default(),
+    )
+}
+
+fn triplets(data: OperatorData) -> Vec<Triplet> {
+    data.triplets().unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn the_clean_fixture_passes_every_check() {
+    let data = read_with(Path::new(BASE), 1000, None).unwrap();
+    assert_eq!(data.name.operator, "azercell");
+    assert_eq!(data.counts.rows, 20);
+    assert_eq!(data.counts.malformed, 0);
+    assert!(data.counts.has_rat);
+    assert_eq!(data.sha256.len(), 64);
+    assert_eq!(data.daily.len(), 5);
+    assert_eq!(
+        data.daily[0],
+        DailyCount {
+            day: Day::parse_iso("2026-10-01").unwrap().0,
+            imeis: 1,
+            imsis: 4,
+            msisdns: 4
+        }
+    );
+    assert_eq!(failed(&data, &[]), Vec::<String>::new());
+    let all = checks(&data, &[]);
+    assert_eq!(
+        all.iter().filter(|c| c.skipped.is_some()).count(),
+        4,
+        "{all:#?}"
+    );
+    let t = triplets(data);
+    assert_eq!(t.len(), 20);
+    assert!(t
+        .windows(2)
+        .all(|w| (w[0].month, w[0].imei, w[0].imsi, w[0].msisdn)
+            < (w[1].month, w[1].imei, w[1].imsi, w[1].msisdn)));
+}
+
+/// Each case rewrites some rows of the clean fixture (20 rows; 1 bad row is 0.05, which the
+/// 0.05 thresholds still accept) and names exactly the checks that must fail.
+#[test]
+fn each_check_fails_in_its_own_fixture() {
+    type Edit = fn(&mut Vec<String>);
+    fn set(lines: &mut [String], row: usize, col: usize, v: &str) {
+        let mut f: Vec<String> = lines[row].split(',').map(str::to_owned).collect();
+        f[col] = v.to_owned();
+        lines[row] = f.join(",");
+    }
+    let cases: Vec<(&str, &str, Edit, Vec<&str>)> = vec![
+        (
+            "null IMEI",
+            NAME,
+            |l| {
+                set(l, 1, 1, "");
+                set(l, 2, 1, "");
+            },
+            vec!["null_imei", "null"],
+        ),
+        (
+            "null IMSI",
+            NAME,
+            |l| {
+                set(l, 1, 2, "");
+                set(l, 2, 2, "");
+            },
+            vec!["null_imsi", "null"],
+        ),
+        (
+            "null MSISDN",
+            NAME,
+            |l| {
+                set(l, 1, 3, "");
+                set(l, 2, 3, "");
+            },
+            vec!["null_msisdn", "null"],
+        ),
+        (
+            "null RAT",
+            NAME,
+            |l| {
+                set(l, 1, 4, "");
+                set(l, 2, 4, "");
+            },
+            vec!["null_rat", "null"],
+        ),
+        (
+            "nulls combined",
+            NAME,
+            |l| {
+                set(l, 1, 1, "");
+                set(l, 2, 2, "");
+            },
+            vec!["null"],
+        ),
+        (
+            "unclean IMEI",
+            NAME,
+            |l| {
+                set(l, 1, 1, "ABCDE");
+                set(l, 2, 1, "35693803564A809");
+            },
+            vec!["unclean_imei", "unclean"],
+        ),
+        (
+            "unclean IMSI",
+            NAME,
+            |l| {
+                set(l, 1, 2, "4000112");
+                set(l, 2, 2, "40001123456789X");
+            },
+            vec!["unclean_imsi", "unclean"],
+        ),
+        (
+            "unclean combined",
+            NAME,
+            |l| {
+                set(l, 1, 1, "ABCDE");
+                set(l, 2, 2, "4000112");
+            },
+            vec!["unclean"],
+        ),
+        (
+            "out-of-region IMSI",
+            NAME,
+            |l| {
+                for r in 1..4 {
+                    set(l, r, 2, "434041234567890");
+                }
+            },
+            vec!["out_of_region_imsi", "out_of_region"],
+        ),
+        (
+            "out-of-region MSISDN",
+            NAME,
+            |l| {
+                for r in 1..4 {
+                    set(l, r, 3, "998901234567");
+                }
+            },
+            vec!["out_of_region_msisdn", "out_of_region"],
+        ),
+        (
+            "out-of-region combined",
+            NAME,
+            |l| {
+                set(l, 1, 2, "434041234567890");
+                set(l, 2, 2, "434041234567890");
+                set(l, 3, 3, "998901234567");
+            },
+            vec!["out_of_region"],
+        ),
+        (
+            "non-home network",
+            NAME,
+            |l| {
+                for r in 1..6 {
+                    set(l, r, 2, "400021234567890");
+                }
+            },
+            vec!["non_home_imsi"],
+        ),
+        (
+            "row outside the file's dates",
+            NAME,
+            |l| set(l, 5, 0, "20261101"),
+            vec!["data_daterange"],
+        ),
+        (
+            "end date in the future",
+            "azercell_20261001_20261130.csv",
+            |_| {},
+            vec!["end_date_future"],
+        ),
+        (
+            "leading zeros stripped",
+            NAME,
+            |l| set(l, 1, 1, "135693803564380"),
+            vec!["leading_zero"],
+        ),
+        (
+            "unreadable rows",
+            NAME,
+            |l| {
+                set(l, 1, 0, "2026-10-01");
+                set(l, 2, 4, "008");
+            },
+            vec!["malformed"],
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (what, name, edit, want) in cases {
+        let mut lines = base_lines();
+        edit(&mut lines);
+        let p = write(dir.path(), name, &lines);
+        let data = read_with(&p, 1000, None).unwrap();
+        assert_eq!(failed(&data, &[]), want, "{what}");
+    }
+}
+
+#[test]
+fn unreadable_rows_are_listed_with_line_field_value_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = base_lines();
+    lines[3] = "20261001,356938035643809,400011234567890".into();
+    lines[7] = lines[7].replacen("20261004", "20261035", 1);
+    lines[4] = lines[4].replace(",002", ",2");
+    let p = write(dir.path(), NAME, &lines);
+    let data = read_with(&p, 1000, None).unwrap();
+    let shown: Vec<String> = data.malformed_rows.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "line 4, (row) \"20261001,356938035643809,400011234567890\": 3 fields where the header has 5",
+            "line 5, rat \"2\": not DIRBS RAT codes (three digits each, 001-007 or 101-105, joined by |)",
+            "line 8, date \"20261035\": not a date as yyyymmdd",
+        ]
+    );
+    assert_eq!(data.counts.malformed, 3);
+    assert_eq!(data.counts.rows, 17);
+    let malformed = checks(&data, &[])
+        .into_iter()
+        .find(|c| c.key == "malformed")
+        .unwrap();
+    assert!(!malformed.passed);
+    assert_eq!(malformed.measured, 0.15);
+    assert_eq!(
+        malformed.describe(),
+        "unreadable rows: measured 0.1500 > threshold 0.0500 — FAILED"
+    );
+}
+
+#[test]
+fn the_historic_check_compares_with_earlier_imports() {
+    let data = read_with(Path::new(BASE), 1000, None).unwrap();
+    // Earlier imports saw ~4 IMEIs a day: this file's 1 a day is under 90 % of that.
+    let old = |day: i32, imeis: u64| DailyCount {
+        day,
+        imeis,
+        imsis: 4,
+        msisdns: 4,
+    };
+    let newest = vec![old(20_000, 4), old(20_001, 4)];
+    let older = vec![old(20_001, 100), old(19_999, 2)];
+    let window = history_window(&[newest, older], 30);
+    assert_eq!(
+        window.iter().map(|d| (d.day, d.imeis)).collect::<Vec<_>>(),
+        vec![(20_001, 4), (20_000, 4), (19_999, 2)]
+    );
+    assert_eq!(failed(&data, &window), vec!["historic_imei"]);
+    let c = checks(&data, &window)
+        .into_iter()
+        .find(|c| c.key == "historic_imei")
+        .unwrap();
+    assert_eq!((c.measured, c.threshold), (1.0, 3.0));
+    // Thirty days at most.
+    let many: Vec<DailyCount> = (0..40).map(|d| old(d, 1)).collect();
+    assert_eq!(history_window(&[many], 30).len(), 30);
+    // The same file as its own history passes.
+    let own = data.daily.clone();
+    assert_eq!(failed(&data, &own), Vec::<String>::new());
+}
+
+#[test]
+fn leading_zero_suspects_are_checked_against_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = base_lines();
+    // Three IMEIs of a 0-prefixed TAC written correctly, two with the 0 stripped.
+    for l in &mut lines[1..4] {
+        *l = l
+            .replacen(",35693803564380", ",01234567000000", 1)
+            .replacen(",35693803564381", ",01234567000001", 1)
+            .replacen(",86011204080570", ",01234567000002", 1)
+            .replacen(",35209900176148", ",01234567000003", 1);
+    }
+    lines[6] = "20261001,123456700000141,400011234567800,994501234500,001".into();
+    lines[7] = "20261001,123456700000158,400011234567801,994501234501,001".into();
+    let p = write(dir.path(), NAME, &lines);
+    let zero_tacs: HashSet<u32> = [1_234_567].into();
+    let data = read_with(&p, 1000, Some(&zero_tacs)).unwrap();
+    assert_eq!((data.counts.leading_zero, data.counts.leading_one), (3, 2));
+    assert_eq!(data.counts.zero_tac_suspect, Some(2));
+    assert_eq!(failed(&data, &[]), vec!["leading_zero_suspect"]);
+    let without = read_with(&p, 1000, None).unwrap();
+    assert_eq!(failed(&without, &[]), Vec::<String>::new());
+}
+
+#[test]
+fn header_order_and_case_gzip_and_zip_give_the_same_triplets() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = read_with(Path::new(BASE), 1000, None).unwrap();
+    let (counts, daily) = (base.counts.clone(), base.daily.clone());
+    let want = triplets(base);
+
+    // Columns reordered, header in capitals, quoted, a byte-order mark.
+    let lines = base_lines();
+    let mut reordered = vec!["\u{feff}\"RAT\",MSISDN,Imei,IMSI,DATE".to_owned()];
+    for l in &lines[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        reordered.push(format!("{},{},{},{},{}", f[4], f[3], f[1], f[2], f[0]));
+    }
+    let sub = dir.path().join("reordered");
+    std::fs::create_dir_all(&sub).unwrap();
+    let p = write(&sub, NAME, &reordered);
+    let r = read_with(&p, 1000, None).unwrap();
+    assert_eq!(r.counts, counts);
+    assert_eq!(r.daily, daily);
+    assert_eq!(triplets(r), want);
+
+    // gzip.
+    let text = std::fs::read(BASE).unwrap();
+    let gz = dir.path().join(format!("{NAME}.gz"));
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    e.write_all(&text).unwrap();
+    e.finish().unwrap();
+    let g = read_with(&gz, 1000, None).unwrap();
+    assert_eq!(g.counts, counts);
+    assert_eq!(g.name.operator, "azercell");
+    assert_eq!(triplets(g), want);
+
+    // zip with one entry.
+    let zp = dir.path().join("azercell_20261001_20261031.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&zp).unwrap());
+    z.start_file("data.csv", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    z.write_all(&text).unwrap();
+    z.finish().unwrap();
+    let zd = read_with(&zp, 1000, None).unwrap();
+    assert_eq!(zd.counts, counts);
+    assert_ne!(zd.sha256, read_with(&gz, 1000, None).unwrap().sha256);
+    assert_eq!(triplets(zd), want);
+
+    // Without a rat column, the RAT check is skipped and the RAT sets are empty.
+    let norat: Vec<String> = lines
+        .iter()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
+        .collect();
+    let sub = dir.path().join("norat");
+    std::fs::create_dir_all(&sub).unwrap();
+    let p = write(&sub, NAME, &norat);
+    let n = read_with(&p, 1000, None).unwrap();
+    assert!(!n.counts.has_rat);
+    let c = checks(&n, &[])
+        .into_iter()
+        .find(|c| c.key == "null_rat")
+        .unwrap();
+    assert!(c.skipped.is_some());
+    assert!(triplets(n).iter().all(|t| t.rat.is_empty()));
+}
+
+#[test]
+fn bad_headers_and_names_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        NAME,
+        &["date,imei,imsi".into(), "20261001,1,2".into()],
+    );
+    let e = read_with(&p, 1000, None).unwrap_err().to_string();
+    assert!(e.contains("lacks the column(s) msisdn"), "{e}");
+    let p = write(dir.path(), NAME, &["date,imei,imsi,msisdn,cell".into()]);
+    let e = read_with(&p, 1000, None).unwrap_err().to_string();
+    assert!(e.contains("unknown column \"cell\""), "{e}");
+    let p = write(dir.path(), NAME, &["date,imei,imsi,msisdn,imei".into()]);
+    assert!(read_with(&p, 1000, None)
+        .unwrap_err()
+        .to_string()
+        .contains("appears twice"));
+    let p = write(dir.path(), "azercell.csv", &base_lines());
+    assert!(read_with(&p, 1000, None)
+        .unwrap_err()
+        .to_string()
+        .contains("<operator>_<yyyymmdd>_<yyyymmdd>"));
+    let p = write(dir.path(), NAME, &[]);
+    assert!(matches!(
+        read_with(&p, 1000, None),
+        Err(IngestError::Empty { .. })
+    ));
+}
+
+#[test]
+fn spilled_runs_merge_to_the_same_triplets() {
+    // Repeated triplets over several days and a spill every 3 triplets.
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = base_lines();
+    let body: Vec<String> = lines[1..].to_vec();
+    for (i, l) in body.iter().enumerate() {
+        lines.push(format!("202610{:02}{}", 20 + i % 5, &l[8..]));
+    }
+    lines.push("20261003,abc123,400011234567800,,001".into());
+    let p = write(dir.path(), NAME, &lines);
+    let big = triplets(read_with(&p, 1_000_000, None).unwrap());
+    let small = read_with(&p, 3, None).unwrap();
+    assert!(small.runs > 5);
+    assert_eq!(triplets(small), big);
+    assert_eq!(big.len(), 21);
+    // Every triplet of the base file is now seen on its own day and on a later one.
+    assert!(big.iter().filter(|t| t.days.count_ones() == 2).count() == 20);
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join(NAME);
+            let mut bytes = b"date,imei,imsi,msisdn,rat\n".to_vec();
+            bytes.extend(body);
+            std::fs::write(&p, bytes).unwrap();
+            if let Ok(d) = read_with(&p, 2, None) {
+                let rows = d.counts.rows;
+                let t = triplets(d);
+                prop_assert!(t.len() as u64 <= rows);
+            }
+        }
+
+        #[test]
+        fn rows_in_any_order_give_the_same_triplets(seed in any::<u64>()) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut lines = base_lines();
+            let mut body = lines.split_off(1);
+            let mut s = seed;
+            for i in (1..body.len()).rev() {
+                s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                body.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            lines.extend(body);
+            let p = write(dir.path(), NAME, &lines);
+            let shuffled = triplets(read_with(&p, 4, None).unwrap());
+            let base = triplets(read_with(Path::new(BASE), 1000, None).unwrap());
+            prop_assert_eq!(shuffled, base);
+        }
+    }
+}
