@@ -1,0 +1,494 @@
+//! Reading and writing one partition's Parquet files: the triplets (sorted, zstd, statistics)
+//! and the per-IMEI aggregates computed in the same pass.
+
+use crate::{id_text, imei_order, io_err, sync_dir, tmp_path, ObserveError, Texts};
+use crate::{IMEIS_SUFFIX, TRIPLETS_SUFFIX};
+use arrow::array::{
+    Array, ArrayRef, Date32Builder, RecordBatch, StringArray, StringBuilder, UInt16Array,
+    UInt16Builder, UInt32Array, UInt32Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use ceir_domain::observe::{Day, IdKey, ImeiKey, RatSet, Triplet};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Rows per Arrow batch handed to the Parquet writer.
+const BATCH: usize = 64 * 1024;
+/// Rows per row group: large enough for good compression, small enough that statistics prune.
+const ROW_GROUP: usize = 1024 * 1024;
+
+/// The triplets files' columns (month and operator come from the partition path).
+pub fn triplets_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("imei_norm", DataType::Utf8, false),
+        Field::new("imsi", DataType::Utf8, true),
+        Field::new("msisdn", DataType::Utf8, true),
+        Field::new("first_seen", DataType::Date32, false),
+        Field::new("last_seen", DataType::Date32, false),
+        Field::new("days", DataType::UInt32, false),
+        Field::new("rat", DataType::UInt16, false),
+    ]))
+}
+
+/// The per-IMEI aggregate files' columns.
+pub fn imeis_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("imei_norm", DataType::Utf8, false),
+        Field::new("first_seen", DataType::Date32, false),
+        Field::new("last_seen", DataType::Date32, false),
+        Field::new("days", DataType::UInt32, false),
+        Field::new("rat", DataType::UInt16, false),
+        Field::new("imsis", DataType::UInt32, false),
+        Field::new("msisdns", DataType::UInt32, false),
+        Field::new("triplets", DataType::UInt32, false),
+    ]))
+}
+
+/// One partition's triplets in memory, with the texts their keys need.
+#[derive(Debug, Default)]
+pub(crate) struct Part {
+    pub triplets: Vec<Triplet>,
+    pub raw_imeis: Vec<String>,
+    pub unclean: HashMap<u64, String>,
+}
+
+impl Part {
+    fn texts(&self) -> Texts<'_> {
+        Texts {
+            raw_imeis: &self.raw_imeis,
+            unclean_ids: &self.unclean,
+        }
+    }
+}
+
+fn pq_err(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> ObserveError + '_ {
+    move |e| ObserveError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn arrow_err(path: &Path) -> impl FnOnce(arrow::error::ArrowError) -> ObserveError + '_ {
+    move |e| ObserveError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn column<'a, T: 'static>(
+    b: &'a RecordBatch,
+    name: &str,
+    path: &Path,
+) -> Result<&'a T, ObserveError> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| ObserveError::Parquet {
+            path: path.to_path_buf(),
+            message: format!("column {name} is missing or of another type"),
+        })
+}
+
+/// Reads a partition's triplets file (they are stored in partition order).
+pub(crate) fn read_triplets(path: &Path, month: Day) -> Result<Part, ObserveError> {
+    let f = File::open(path).map_err(io_err(path))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(pq_err(path))?
+        .with_batch_size(BATCH)
+        .build()
+        .map_err(pq_err(path))?;
+    let mut part = Part::default();
+    let mut raw_index: HashMap<String, u32> = HashMap::new();
+    for batch in reader {
+        let b = batch.map_err(arrow_err(path))?;
+        let imei = column::<StringArray>(&b, "imei_norm", path)?;
+        let imsi = column::<StringArray>(&b, "imsi", path)?;
+        let msisdn = column::<StringArray>(&b, "msisdn", path)?;
+        let days = column::<UInt32Array>(&b, "days", path)?;
+        let rat = column::<UInt16Array>(&b, "rat", path)?;
+        part.triplets.reserve(b.num_rows());
+        for r in 0..b.num_rows() {
+            let text = imei.value(r);
+            let key = match parse_body(text.as_bytes()) {
+                Some(body) => ImeiKey::body(body),
+                None => {
+                    let next = part.raw_imeis.len() as u32;
+                    let i = *raw_index.entry(text.to_owned()).or_insert_with(|| {
+                        part.raw_imeis.push(text.to_owned());
+                        next
+                    });
+                    ImeiKey::raw(i)
+                }
+            };
+            let mut id = |a: &StringArray| {
+                if a.is_null(r) {
+                    return IdKey::NULL;
+                }
+                let v = a.value(r);
+                let k = IdKey::parse(v.as_bytes());
+                if k.is_unclean() {
+                    part.unclean.insert(k.0, v.to_owned());
+                }
+                k
+            };
+            let imsi = id(imsi);
+            let msisdn = id(msisdn);
+            part.triplets.push(Triplet {
+                imei: key,
+                imsi,
+                msisdn,
+                operator: 0,
+                month,
+                days: days.value(r),
+                rat: RatSet(rat.value(r)),
+            });
+        }
+    }
+    Ok(part)
+}
+
+/// Exactly 14 digits: a stored well-formed IMEI.
+fn parse_body(s: &[u8]) -> Option<u64> {
+    if s.len() == 14 && s.iter().all(u8::is_ascii_digit) {
+        Some(s.iter().fold(0u64, |a, b| a * 10 + u64::from(b - b'0')))
+    } else {
+        None
+    }
+}
+
+pub(crate) struct Stats {
+    pub triplets: u64,
+    pub imeis: u64,
+    pub first_day: Day,
+    pub last_day: Day,
+}
+
+/// Writes `<dir>/<name>.triplets.parquet` and `<dir>/<name>.imeis.parquet` as the OR-merge of
+/// `existing` and `incoming` (both in partition order), through temporary files, fsynced.
+pub(crate) fn write_partition<I>(
+    dir: &Path,
+    name: &str,
+    month: Day,
+    existing: &Part,
+    incoming: I,
+    texts: Texts<'_>,
+) -> Result<Stats, ObserveError>
+where
+    I: Iterator<Item = Result<Triplet, ObserveError>>,
+{
+    let tpath = dir.join(format!("{name}{TRIPLETS_SUFFIX}"));
+    let ipath = dir.join(format!("{name}{IMEIS_SUFFIX}"));
+    let mut out = PartitionWriter::new(&tpath, &ipath, month)?;
+    let old = existing.texts();
+    let mut i = 0usize;
+    for t in incoming {
+        let t = t?;
+        while let Some(e) = existing.triplets.get(i) {
+            match cmp_cross(e, old, &t, texts) {
+                Ordering::Less => {
+                    out.push(e, old)?;
+                    i += 1;
+                }
+                Ordering::Equal => break,
+                Ordering::Greater => break,
+            }
+        }
+        match existing.triplets.get(i) {
+            Some(e) if cmp_cross(e, old, &t, texts) == Ordering::Equal => {
+                let mut m = *e;
+                m.days |= t.days;
+                m.rat = m.rat.union(t.rat);
+                out.push(&m, old)?;
+                i += 1;
+            }
+            _ => out.push(&t, texts)?,
+        }
+    }
+    for e in existing.triplets.get(i..).unwrap_or_default() {
+        out.push(e, old)?;
+    }
+    out.finish()
+}
+
+fn cmp_cross(a: &Triplet, ta: Texts<'_>, b: &Triplet, tb: Texts<'_>) -> Ordering {
+    imei_order(a.imei, ta, b.imei, tb)
+        .then_with(|| a.imsi.cmp(&b.imsi))
+        .then_with(|| a.msisdn.cmp(&b.msisdn))
+}
+
+fn props() -> Result<WriterProperties, ObserveError> {
+    let level = ZstdLevel::try_new(3).map_err(|e| ObserveError::Corrupt(e.to_string()))?;
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        // Identifiers are nearly all distinct: dictionaries would only be built and dropped.
+        .set_dictionary_enabled(false)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP))
+        .set_sorting_columns(Some(vec![SortingColumn {
+            column_idx: 0,
+            descending: false,
+            nulls_first: false,
+        }]))
+        .build())
+}
+
+/// A Parquet file being written under its temporary name.
+struct Out {
+    path: PathBuf,
+    tmp: PathBuf,
+    schema: SchemaRef,
+    writer: ArrowWriter<File>,
+}
+
+impl Out {
+    fn new(path: &Path, schema: SchemaRef) -> Result<Out, ObserveError> {
+        let tmp = tmp_path(path);
+        let f = File::create(&tmp).map_err(io_err(&tmp))?;
+        let writer =
+            ArrowWriter::try_new(f, schema.clone(), Some(props()?)).map_err(pq_err(&tmp))?;
+        Ok(Out {
+            path: path.to_path_buf(),
+            tmp,
+            schema,
+            writer,
+        })
+    }
+
+    fn write(&mut self, cols: Vec<ArrayRef>) -> Result<(), ObserveError> {
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), cols).map_err(arrow_err(&self.tmp))?;
+        self.writer.write(&batch).map_err(pq_err(&self.tmp))
+    }
+
+    fn finish(self) -> Result<(), ObserveError> {
+        let f = self.writer.into_inner().map_err(pq_err(&self.tmp))?;
+        f.sync_all().map_err(io_err(&self.tmp))?;
+        drop(f);
+        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+        sync_dir(&self.path)
+    }
+}
+
+/// The running aggregate of the IMEI being written.
+struct ImeiAgg {
+    text: String,
+    days: u32,
+    rat: u16,
+    imsis: u32,
+    last_imsi: IdKey,
+    msisdns: Vec<u64>,
+    triplets: u32,
+}
+
+struct PartitionWriter {
+    month: Day,
+    triplets: Out,
+    imeis: Out,
+    t_imei: StringBuilder,
+    t_imsi: StringBuilder,
+    t_msisdn: StringBuilder,
+    t_first: Date32Builder,
+    t_last: Date32Builder,
+    t_days: UInt32Builder,
+    t_rat: UInt16Builder,
+    i_imei: StringBuilder,
+    i_first: Date32Builder,
+    i_last: Date32Builder,
+    i_days: UInt32Builder,
+    i_rat: UInt16Builder,
+    i_imsis: UInt32Builder,
+    i_msisdns: UInt32Builder,
+    i_triplets: UInt32Builder,
+    agg: Option<ImeiAgg>,
+    rows: usize,
+    imei_rows: usize,
+    total: u64,
+    total_imeis: u64,
+    all_days: u32,
+    buf: String,
+    imei_buf: String,
+}
+
+impl PartitionWriter {
+    fn new(tpath: &Path, ipath: &Path, month: Day) -> Result<PartitionWriter, ObserveError> {
+        Ok(PartitionWriter {
+            month,
+            triplets: Out::new(tpath, triplets_schema())?,
+            imeis: Out::new(ipath, imeis_schema())?,
+            t_imei: StringBuilder::with_capacity(BATCH, BATCH * 14),
+            t_imsi: StringBuilder::with_capacity(BATCH, BATCH * 15),
+            t_msisdn: StringBuilder::with_capacity(BATCH, BATCH * 12),
+            t_first: Date32Builder::with_capacity(BATCH),
+            t_last: Date32Builder::with_capacity(BATCH),
+            t_days: UInt32Builder::with_capacity(BATCH),
+            t_rat: UInt16Builder::with_capacity(BATCH),
+            i_imei: StringBuilder::new(),
+            i_first: Date32Builder::new(),
+            i_last: Date32Builder::new(),
+            i_days: UInt32Builder::new(),
+            i_rat: UInt16Builder::new(),
+            i_imsis: UInt32Builder::new(),
+            i_msisdns: UInt32Builder::new(),
+            i_triplets: UInt32Builder::new(),
+            agg: None,
+            rows: 0,
+            imei_rows: 0,
+            total: 0,
+            total_imeis: 0,
+            all_days: 0,
+            buf: String::new(),
+            imei_buf: String::new(),
+        })
+    }
+
+    fn push(&mut self, t: &Triplet, texts: Texts<'_>) -> Result<(), ObserveError> {
+        self.imei_buf.clear();
+        match (t.imei.as_body(), t.imei.raw_index()) {
+            (Some(b), _) => write_14(&mut self.imei_buf, b),
+            (None, Some(_)) => self.imei_buf.push_str(texts.raw(t.imei)),
+            (None, None) => {}
+        }
+        self.t_imei.append_value(&self.imei_buf);
+        match id_text(t.imsi, texts, &mut self.buf)? {
+            Some(s) => self.t_imsi.append_value(s),
+            None => self.t_imsi.append_null(),
+        }
+        match id_text(t.msisdn, texts, &mut self.buf)? {
+            Some(s) => self.t_msisdn.append_value(s),
+            None => self.t_msisdn.append_null(),
+        }
+        let first = self.month.plus(t.days.trailing_zeros() as i32);
+        let last = self.month.plus(31 - t.days.leading_zeros() as i32);
+        self.t_first.append_value(first.0);
+        self.t_last.append_value(last.0);
+        self.t_days.append_value(t.days);
+        self.t_rat.append_value(t.rat.0);
+        self.rows += 1;
+        self.total += 1;
+        self.all_days |= t.days;
+
+        let same = self.agg.as_ref().is_some_and(|a| a.text == self.imei_buf);
+        if !same {
+            self.flush_imei()?;
+            self.agg = Some(ImeiAgg {
+                text: self.imei_buf.clone(),
+                days: 0,
+                rat: 0,
+                imsis: 0,
+                last_imsi: IdKey::NULL,
+                msisdns: Vec::new(),
+                triplets: 0,
+            });
+        }
+        if let Some(a) = self.agg.as_mut() {
+            a.days |= t.days;
+            a.rat |= t.rat.0;
+            a.triplets += 1;
+            // Within an IMEI rows come sorted by IMSI: a change is a new distinct IMSI.
+            if !t.imsi.is_null() && t.imsi != a.last_imsi {
+                a.imsis += 1;
+                a.last_imsi = t.imsi;
+            }
+            if !t.msisdn.is_null() {
+                a.msisdns.push(t.msisdn.0);
+            }
+        }
+        if self.rows >= BATCH {
+            self.flush_triplets()?;
+        }
+        Ok(())
+    }
+
+    fn flush_imei(&mut self) -> Result<(), ObserveError> {
+        let Some(mut a) = self.agg.take() else {
+            return Ok(());
+        };
+        a.msisdns.sort_unstable();
+        a.msisdns.dedup();
+        self.i_imei.append_value(&a.text);
+        self.i_first
+            .append_value(self.month.plus(a.days.trailing_zeros() as i32).0);
+        self.i_last
+            .append_value(self.month.plus(31 - a.days.leading_zeros() as i32).0);
+        self.i_days.append_value(a.days);
+        self.i_rat.append_value(a.rat);
+        self.i_imsis.append_value(a.imsis);
+        self.i_msisdns.append_value(a.msisdns.len() as u32);
+        self.i_triplets.append_value(a.triplets);
+        self.imei_rows += 1;
+        self.total_imeis += 1;
+        if self.imei_rows >= BATCH {
+            self.flush_imeis()?;
+        }
+        Ok(())
+    }
+
+    fn flush_triplets(&mut self) -> Result<(), ObserveError> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.t_imei.finish()),
+            Arc::new(self.t_imsi.finish()),
+            Arc::new(self.t_msisdn.finish()),
+            Arc::new(self.t_first.finish()),
+            Arc::new(self.t_last.finish()),
+            Arc::new(self.t_days.finish()),
+            Arc::new(self.t_rat.finish()),
+        ];
+        self.rows = 0;
+        self.triplets.write(cols)
+    }
+
+    fn flush_imeis(&mut self) -> Result<(), ObserveError> {
+        if self.imei_rows == 0 {
+            return Ok(());
+        }
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.i_imei.finish()),
+            Arc::new(self.i_first.finish()),
+            Arc::new(self.i_last.finish()),
+            Arc::new(self.i_days.finish()),
+            Arc::new(self.i_rat.finish()),
+            Arc::new(self.i_imsis.finish()),
+            Arc::new(self.i_msisdns.finish()),
+            Arc::new(self.i_triplets.finish()),
+        ];
+        self.imei_rows = 0;
+        self.imeis.write(cols)
+    }
+
+    fn finish(mut self) -> Result<Stats, ObserveError> {
+        self.flush_triplets()?;
+        self.flush_imei()?;
+        self.flush_imeis()?;
+        if self.total == 0 {
+            return Err(ObserveError::Corrupt("a partition with no triplets".into()));
+        }
+        self.triplets.finish()?;
+        self.imeis.finish()?;
+        Ok(Stats {
+            triplets: self.total,
+            imeis: self.total_imeis,
+            first_day: self.month.plus(self.all_days.trailing_zeros() as i32),
+            last_day: self.month.plus(31 - self.all_days.leading_zeros() as i32),
+        })
+    }
+}
+
+/// A 14-digit body, zero-padded, without going through `fmt`.
+fn write_14(buf: &mut String, mut v: u64) {
+    let mut d = [b'0'; 14];
+    for slot in d.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    d.iter().for_each(|b| buf.push(char::from(*b)));
+}
