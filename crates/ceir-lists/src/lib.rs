@@ -1,0 +1,144 @@
+//! Operator lists after DIRBS `dirbs-listgen`: one blocklist, per-operator notification and
+//! exception lists, full and delta files between runs, a signed manifest per run.
+//!
+//! The pipeline is: [`compute`] the new lists from classification rows, network triplets and
+//! pairings (pure, in memory); [`publish`] them under `DIR/lists/run-<n>/` beside the deltas
+//! against the previous run's snapshot, with a manifest signed by the node's key, made current by
+//! one atomic rename of `CURRENT`. [`verify`] checks what an operator received.
+//!
+//! Inputs are plain values built from ceir-domain types so that the classification engine and the
+//! observation store plug in through a thin adapter (see [`ListInput`] and [`Row`]).
+
+mod compute;
+mod csvout;
+mod delta;
+mod key;
+mod manifest;
+mod publish;
+mod snapshot;
+
+pub use compute::{compute, Lists};
+pub use key::{KeyError, NodeKey, PublicKey};
+pub use manifest::{verify, FileEntry, Manifest, ManifestOperator, Problem, Verification};
+pub use publish::{current_run, publish, run_dir, runs, PublishMeta, RunInfo, RunSummary};
+
+use ceir_domain::observe::{Day, IdKey, ImeiNorm, Region, Triplet};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// The `DIR/lists` file names, shared by the writer, the verifier and the HTTP routes.
+pub const CURRENT: &str = "CURRENT";
+pub const MANIFEST: &str = "manifest.json";
+pub const SIGNATURE: &str = "manifest.json.sig";
+pub const SNAPSHOT: &str = "snapshot.bin";
+
+/// DIRBS `list_generation` settings, with DIRBS's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListConfig {
+    /// Days before the list date whose triplets say which subscribers to notify (DIRBS 180).
+    pub lookback_days: u32,
+    /// Exception lists only for IMEIs on the blocklist (DIRBS
+    /// `restrict_exceptions_list_to_blacklisted_imeis`, default false).
+    pub restrict_exceptions_to_blocklisted: bool,
+    /// Keep barred IMEIs and IMEIs of barred TACs on exception lists (DIRBS
+    /// `include_barred_imeis_in_exceptions_list`, default false).
+    pub include_barred_in_exceptions: bool,
+    /// When false (DIRBS's default), a pairing with the same MSISDN also spares a triplet from
+    /// notification, so a subscriber who changed SIM but kept the number is not notified.
+    pub notify_imsi_change: bool,
+    /// Adds DIRBS's `amnesty_granted` column to notification lists.
+    pub amnesty_enabled: bool,
+}
+
+impl Default for ListConfig {
+    fn default() -> Self {
+        ListConfig {
+            lookback_days: 180,
+            restrict_exceptions_to_blocklisted: false,
+            include_barred_in_exceptions: false,
+            notify_imsi_change: false,
+            amnesty_enabled: false,
+        }
+    }
+}
+
+/// A condition of the classification: only blocking ones make lists; the reason is what lists
+/// print (as DIRBS takes it from the condition's configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub label: String,
+    pub reason: String,
+    pub blocking: bool,
+}
+
+/// One classification state row, borrowed (the classifier's `StateRow` maps onto it field by
+/// field, without copying strings).
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub imei: &'a ImeiNorm,
+    /// The condition's label.
+    pub condition: &'a str,
+    /// `None` while the IMEI still meets the condition.
+    pub end: Option<Day>,
+    /// When it gets blocked; `None` for informative conditions.
+    pub block_date: Option<Day>,
+    pub amnesty: bool,
+}
+
+/// An IMEI–IMSI pairing (the exception list), with the MSISDN when the pairing list has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pairing {
+    /// The 14-digit IMEI body.
+    pub imei: u64,
+    pub imsi: IdKey,
+    /// [`IdKey::NULL`] when unknown.
+    pub msisdn: IdKey,
+}
+
+/// Everything list generation reads besides the classification rows.
+#[derive(Debug, Clone)]
+pub struct ListInput<'a> {
+    /// The list date: blocked when `block_date <= date`, notified when later.
+    pub date: Day,
+    pub conditions: &'a [Condition],
+    /// Network triplets of the lookback window, sorted by IMEI (`TripletBatch::triplets`).
+    pub triplets: &'a [Triplet],
+    /// The batch's operator table (`TripletBatch::operators`): what `Triplet::operator` indexes.
+    pub triplet_operators: &'a [String],
+    /// The batch's malformed IMEIs (`TripletBatch::raw_imeis`): what `ImeiKey::raw` indexes.
+    pub raw_imeis: &'a [String],
+    /// Active pairings (exceptions).
+    pub pairings: &'a [Pairing],
+    /// IMEI bodies that must never be blocked nor notified (DIRBS golden list).
+    pub golden: &'a HashSet<u64>,
+    /// Barred IMEI bodies and barred TACs: kept off exception lists unless configured.
+    pub barred: &'a HashSet<u64>,
+    pub barred_tacs: &'a HashSet<u32>,
+    pub region: &'a Region,
+    pub config: &'a ListConfig,
+}
+
+/// What can go wrong generating, publishing or reading lists.
+#[derive(Debug, thiserror::Error)]
+pub enum ListsError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the previous run's snapshot {path} is unreadable: {reason}; to start afresh, remove DIR/lists/CURRENT (the next deltas are then whole lists)")]
+    Snapshot { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl ListsError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ListsError {
+        let path = path.into();
+        move |source| ListsError::Io { path, source }
+    }
+}
