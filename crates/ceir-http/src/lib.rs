@@ -9,9 +9,11 @@ pub mod auth;
 pub mod cases;
 pub mod credentials;
 pub mod eir;
+pub mod explain;
 pub mod metrics;
 pub mod oauth;
 pub mod oidc;
+pub mod operator_lists;
 pub mod problem;
 pub mod public;
 pub mod server;
@@ -48,6 +50,11 @@ pub struct AppState {
     pub sign_in: signin::SignIn,
     /// Where citizens' one-time codes are queued for delivery; without it they cannot be sent.
     pub outbox: Option<cases::Outbox>,
+    /// Classification state and conditions for `explain`; set by the node after start-up
+    /// (none: the route answers 404).
+    pub classification: arc_swap::ArcSwapOption<explain::ClassificationSource>,
+    /// `DIR/lists`, where generated operator lists are published; set once by the server.
+    pub lists_root: OnceLock<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -101,6 +108,8 @@ impl AppState {
             machine,
             sign_in,
             outbox,
+            classification: arc_swap::ArcSwapOption::empty(),
+            lists_root: OnceLock::new(),
         })
     }
 }
@@ -108,10 +117,10 @@ impl AppState {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "ceir REST API", description = "Central Equipment Identity Register: device status, lists with history, the TAC catalog. The 5G EIR service (N5g-eir, TS 29.511) is served beside it at /n5g-eir-eic/v1 and described by 3GPP's own OpenAPI files."),
-    paths(public::check, api::get_device, api::get_history, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, audit::list_audit, audit::export_audit, oauth::token, signin::me, cases::report, cases::request_otp, cases::view_own, cases::list_cases, cases::get_case),
-    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, audit::AuditView, audit::AuditPage, oauth::TokenRequest, oauth::TokenResponse, oauth::TokenError, signin::MeView, cases::ReportBody, cases::CaseFiled, cases::OtpSent, cases::CitizenCaseView, cases::CaseView, cases::CasePage)),
+    paths(public::check, api::get_device, api::get_history, explain::get_explain, api::get_list, api::add_entries, api::remove_entry, api::get_tac, api::get_stats, api::get_operators, audit::list_audit, audit::export_audit, oauth::token, signin::me, cases::report, cases::request_otp, cases::view_own, cases::list_cases, cases::get_case, operator_lists::list_runs, operator_lists::get_manifest, operator_lists::get_signature, operator_lists::get_file),
+    components(schemas(public::PublicCheck, problem::Problem, problem::InvalidParam, api::DeviceView, api::EntryView, api::HistoryView, api::EntryPage, api::NewEntryBody, api::AddBody, api::ApplyView, api::ModelView, api::StatsView, api::OperatorView, audit::AuditView, audit::AuditPage, oauth::TokenRequest, oauth::TokenResponse, oauth::TokenError, signin::MeView, cases::ReportBody, cases::CaseFiled, cases::OtpSent, cases::CitizenCaseView, cases::CaseView, cases::CasePage, operator_lists::ListRunView)),
     modifiers(&TokenScheme),
-    tags((name = "public", description = "No account needed: the citizen's check before buying a phone, and reporting a lost or stolen one."), (name = "cases", description = "Citizens' reports, for the police, the regulator and embassies."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"), (name = "audit", description = "The tamper-evident audit log: the regulator's oversight."), (name = "oauth2", description = "Access tokens for network functions (client credentials), used on N5g-eir."))
+    tags((name = "public", description = "No account needed: the citizen's check before buying a phone, and reporting a lost or stolen one."), (name = "cases", description = "Citizens' reports, for the police, the regulator and embassies."), (name = "devices"), (name = "lists"), (name = "catalog"), (name = "node"), (name = "audit", description = "The tamper-evident audit log: the regulator's oversight."), (name = "operator lists", description = "Generated blocklists, notification and exception lists with their signed manifests: each operator its own, the regulator all."), (name = "oauth2", description = "Access tokens for network functions (client credentials), used on N5g-eir."))
 )]
 pub struct ApiDoc;
 
@@ -320,6 +329,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let rest = Router::new()
         .route("/api/v1/devices/{imei}", get(api::get_device))
         .route("/api/v1/devices/{imei}/history", get(api::get_history))
+        .route("/api/v1/devices/{imei}/explain", get(explain::get_explain))
         .route("/api/v1/lists/{list}", get(api::get_list))
         .route("/api/v1/lists/{list}/entries", post(api::add_entries))
         .route(
@@ -344,6 +354,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .merge(audit::routes())
+        .merge(operator_lists::routes())
         .merge(cases::routes(&state))
         .merge(oauth::routes())
         .merge(signin::routes(&state))

@@ -23,6 +23,8 @@ struct Node {
     tokens: HashMap<(OrgKind, Role), String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: Option<tempfile::TempDir>,
+    /// DIR/lists with one published run, signed by `lists_key()`.
+    _lists: tempfile::TempDir,
 }
 
 impl Drop for Node {
@@ -92,11 +94,24 @@ async fn start(
         },
         ..Default::default()
     });
-    let app = ceir_http::router(ceir_http::AppState::with_sign_in(
-        registry.clone(),
-        Country::AZ,
-        sign_in,
+    let state = ceir_http::AppState::with_sign_in(registry.clone(), Country::AZ, sign_in);
+    // Classification for `explain`: one condition over the stolen list, no observations.
+    static NODES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let classification = std::env::temp_dir().join(format!(
+        "ceir-http-classification-{}-{}",
+        std::process::id(),
+        NODES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
+    let conditions = ceir_domain::classify::Conditions::from_toml(
+        "[[conditions]]\nlabel = \"stolen\"\nreason = \"Stolen\"\nblocking = true\ndimensions = [{ module = \"stolen_list\" }]",
+    )
+    .unwrap();
+    state.classification.store(Some(Arc::new(
+        ceir_http::explain::ClassificationSource::new(classification, conditions, None),
+    )));
+    let lists = publish_lists();
+    state.lists_root.set(lists.path().to_owned()).unwrap();
+    let app = ceir_http::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -117,7 +132,58 @@ async fn start(
         tokens,
         stop: Some(tx),
         _dir: dir,
+        _lists: lists,
     }
+}
+
+fn lists_key() -> ceir_lists::NodeKey {
+    ceir_lists::NodeKey::from_seed([5; 32])
+}
+
+/// One run of operator lists: a blocked IMEI for everyone, an exception for azercell.
+fn publish_lists() -> tempfile::TempDir {
+    use ceir_domain::observe::{Day, IdKey, ImeiNorm, Region};
+    let dir = tempfile::tempdir().unwrap();
+    let region = Region::default_for("AZ").unwrap();
+    let conditions = vec![ceir_lists::Condition {
+        label: "stolen_list".into(),
+        reason: "stolen".into(),
+        blocking: true,
+    }];
+    let none = std::collections::HashSet::new();
+    let pairings = [ceir_lists::Pairing {
+        imei: 35_209_900_176_148,
+        imsi: IdKey::parse(b"400011234567890"),
+        msisdn: IdKey::NULL,
+    }];
+    let input = ceir_lists::ListInput {
+        date: Day::parse_iso("2026-11-02").unwrap(),
+        conditions: &conditions,
+        triplets: &[],
+        triplet_operators: &[],
+        raw_imeis: &[],
+        pairings: &pairings,
+        golden: &none,
+        barred: &none,
+        barred_tacs: &std::collections::HashSet::new(),
+        region: &region,
+        config: &ceir_lists::ListConfig::default(),
+    };
+    let imei = ImeiNorm::Body(35_209_983_123_456);
+    let rows = [ceir_lists::Row {
+        imei: &imei,
+        condition: "stolen_list",
+        end: None,
+        block_date: Day::parse_iso("2026-11-01"),
+        amnesty: false,
+    }];
+    let lists = ceir_lists::compute(&input, rows).unwrap();
+    let meta = ceir_lists::PublishMeta {
+        country: "AZ".into(),
+        classification_run: Some(1),
+    };
+    ceir_lists::publish(dir.path(), &lists, &lists_key(), &meta).unwrap();
+    dir
 }
 
 async fn sqlite_node(policy: UnlistedPolicy) -> Node {
@@ -570,6 +636,13 @@ async fn authorization_matrix_covers_every_route() {
         ),
         (
             "GET",
+            format!("/api/v1/devices/{STOLEN}/explain"),
+            "/api/v1/devices/{imei}/explain",
+            Capability::ReadClassification,
+            None,
+        ),
+        (
+            "GET",
             "/api/v1/lists/blocked".into(),
             "/api/v1/lists/{list}",
             Capability::ReadLists,
@@ -624,7 +697,37 @@ async fn authorization_matrix_covers_every_route() {
             Capability::ReadCases,
             None,
         ),
+        (
+            "GET",
+            "/api/v1/operator-lists/runs".into(),
+            "/api/v1/operator-lists/runs",
+            Capability::DownloadOperatorLists,
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/operator-lists/runs/current/manifest".into(),
+            "/api/v1/operator-lists/runs/{run}/manifest",
+            Capability::DownloadOperatorLists,
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/operator-lists/runs/1/signature".into(),
+            "/api/v1/operator-lists/runs/{run}/signature",
+            Capability::DownloadOperatorLists,
+            None,
+        ),
+        // The operator organisation runs azercell's network (bound below).
+        (
+            "GET",
+            "/api/v1/operator-lists/runs/current/files/azercell/exceptions.csv".into(),
+            "/api/v1/operator-lists/runs/{run}/files/{operator}/{file}",
+            Capability::DownloadOperatorLists,
+            None,
+        ),
     ];
+    bind_azercell(&n, Some(&org_id(OrgKind::Operator))).await;
     let mut writes: Vec<(&str, String, &str, Capability, Option<Value>)> = Vec::new();
     for list in ListKind::ALL {
         let body = match list {
@@ -941,6 +1044,106 @@ async fn authorization_matrix_covers_every_route() {
         checked,
         (routes.len() + writes.len()) * OrgKind::ALL.len() * Role::ALL.len()
     );
+}
+
+async fn bind_azercell(n: &Node, org: Option<&str>) {
+    let op = ceir_store::Operator {
+        plmn: "400-01".into(),
+        name: "Azercell".into(),
+        country: Country::AZ,
+        org: org.map(String::from),
+    };
+    n.registry
+        .store()
+        .upsert_operator(&op, &AuditContext::local(Actor::system("test")), T0)
+        .await
+        .unwrap();
+}
+
+/// Operators download their own networks' lists and nothing else; the regulator everything;
+/// what is served is what was signed.
+#[tokio::test]
+async fn operator_lists_go_to_their_operator_only() {
+    let n = sqlite_node(UnlistedPolicy::Permit).await;
+    let op = n.token(OrgKind::Operator, Role::Viewer).to_owned();
+    let reg = n.regulator().to_owned();
+    let file = |o: &str, f: &str| format!("/api/v1/operator-lists/runs/current/files/{o}/{f}");
+    let get = |token: &str, path: String| {
+        h2().get(format!("{}{path}", n.base))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    // Not bound to any network yet: no operator's files.
+    let r = get(&op, file("azercell", "blocklist.csv")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    bind_azercell(&n, Some(&org_id(OrgKind::Operator))).await;
+    let r = get(&op, file("azercell", "exceptions.csv")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let exceptions = r.bytes().await.unwrap();
+    assert_eq!(
+        &exceptions[..],
+        b"imei,imsi,msisdn\n35209900176148,400011234567890,\n"
+    );
+    let r = get(&op, file("bakcell", "blocklist.csv")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let p: Value = r.json().await.unwrap();
+    assert!(
+        p["detail"].as_str().unwrap().contains("Bakcell only"),
+        "{p}"
+    );
+    // Only files the manifest names, whoever asks.
+    for path in [
+        file("azercell", "..%2Fmanifest.json"),
+        file("azercell", "missing.csv"),
+        file("nobody", "blocklist.csv"),
+        "/api/v1/operator-lists/runs/7/manifest".into(),
+    ] {
+        let r = get(&reg, path.clone()).await.unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+    }
+    let r = get(&reg, "/api/v1/operator-lists/runs/x/manifest".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    // The regulator: every operator's files; each matches the signed manifest.
+    let manifest = get(&reg, "/api/v1/operator-lists/runs/current/manifest".into())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let sig = get(&reg, "/api/v1/operator-lists/runs/1/signature".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut sig_bytes = [0u8; 64];
+    for (i, b) in sig_bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&sig.trim()[2 * i..2 * i + 2], 16).unwrap();
+    }
+    assert!(lists_key().public().verify(&manifest, &sig_bytes));
+    let m: Value = serde_json::from_slice(&manifest).unwrap();
+    let bakcell = get(&reg, file("bakcell", "blocklist.csv")).await.unwrap();
+    assert_eq!(bakcell.status().as_u16(), 200);
+    let body = bakcell.bytes().await.unwrap();
+    let entry = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "bakcell/blocklist.csv")
+        .unwrap();
+    assert_eq!(entry["bytes"], body.len());
+    assert_eq!(entry["rows"], 1);
+    let runs: Value = get(&reg, "/api/v1/operator-lists/runs".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs[0]["run"], 1);
+    assert_eq!(runs[0]["current"], true);
 }
 
 /// Two server processes sharing one PostgreSQL: a change made through one is answered by the
@@ -1283,4 +1486,40 @@ fn registered_routes() -> std::collections::BTreeSet<String> {
         }
     }
     out
+}
+
+/// `explain`: the same measures as `ceir explain`; subscriber rows only for those who may read
+/// subscriber data, nothing for citizens' banks and vendors.
+#[tokio::test]
+async fn explain_shows_conditions_and_lists_to_those_allowed() {
+    let n = sqlite_node(UnlistedPolicy::Permit).await;
+    populate(&n).await;
+    let get = |kind, role| {
+        let token = n.token(kind, role).to_owned();
+        let url = format!("{}/api/v1/devices/{STOLEN}/explain", n.base);
+        async move { h1().get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let r = get(OrgKind::Regulator, Role::Admin).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["lists"], json!(["stolen/lost"]));
+    assert_eq!(v["conditions"][0]["label"], "stolen");
+    assert_eq!(v["conditions"][0]["matches"], true);
+    assert_eq!(
+        v["conditions"][0]["dimensions"][0]["explanation"],
+        "on the blocked list as stolen or lost: yes"
+    );
+    assert_eq!(v["subscribers"], json!([]));
+    let r = get(OrgKind::Operator, Role::Viewer).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert!(v.get("subscribers").is_none(), "{v}");
+    assert_eq!(get(OrgKind::Bank, Role::Admin).await.status().as_u16(), 403);
+    assert_eq!(
+        get(OrgKind::Manufacturer, Role::Admin)
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
 }
