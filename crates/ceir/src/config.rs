@@ -69,6 +69,16 @@ pub struct Config {
     /// Where citizens' one-time codes are queued for a mail or SMS relay: one JSON line per
     /// message in `<dir>/outbox.jsonl`. Without it, codes cannot be sent.
     pub outbox_dir: Option<PathBuf>,
+    /// Import settings: `[import.operator]` holds the operator data check thresholds.
+    pub import: ImportConfig,
+    /// The networks of this node's country (`[region]`); by default those of `country`.
+    pub region: Option<ceir_domain::observe::Region>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportConfig {
+    pub operator: ceir_ingest::operator::Thresholds,
 }
 
 impl Default for Config {
@@ -103,6 +113,8 @@ impl Default for Config {
             oidc_map: "subject".into(),
             oidc_scopes: vec!["email".into(), "profile".into()],
             outbox_dir: None,
+            import: ImportConfig::default(),
+            region: None,
         }
     }
 }
@@ -285,6 +297,20 @@ impl Config {
             public_origin: self.public_origin.clone(),
             oidc,
         })
+    }
+
+    /// `[region]`, or the networks `Region::default_for` knows for the node's country.
+    pub fn region(&self) -> Result<ceir_domain::observe::Region> {
+        match &self.region {
+            Some(r) => Ok(r.clone()),
+            None => ceir_domain::observe::Region::default_for(&self.country).with_context(|| {
+                format!(
+                    "no default networks for the country {:?}: describe them under [region] in the \
+                     config (country_codes, mccs, operators)",
+                    self.country
+                )
+            }),
+        }
     }
 
     pub fn country(&self) -> Result<Country> {

@@ -5,7 +5,10 @@ use anyhow::{bail, Context, Result};
 use ceir_domain::audit::AuditContext;
 use ceir_domain::authz::{Actor, OrgKind, Role};
 use ceir_domain::lists::{Country, EntryMeta, ListKind, NewEntry, Reason, Subject};
+use ceir_domain::observe::Day;
 use ceir_domain::{Clock, Imei, Imsi, SystemClock, Tac, Timestamp};
+use ceir_ingest::dirbs_lists::DirbsList;
+use ceir_ingest::simulate::{simulate, SimConfig, SimSummary};
 use ceir_store::{ListChange, Operator, Organisation, SqlStore, Store};
 use std::fmt::Write;
 use std::sync::Arc;
@@ -23,6 +26,14 @@ pub async fn fresh_store(cfg: &Config) -> Result<Arc<dyn Store>> {
                 "{} holds a store that `ceir demo` did not make; choose another --data",
                 cfg.data.display()
             );
+        }
+        // What the network month made: observations, classification runs, lists, the key.
+        for d in ["observations", "classification", "lists", "simulated"] {
+            let p = cfg.data.join(d);
+            if p.exists() {
+                std::fs::remove_dir_all(&p)
+                    .with_context(|| format!("cannot remove the old demo's {}", p.display()))?;
+            }
         }
         for f in ["ceir.db", "ceir.db-wal", "ceir.db-shm"] {
             let p = cfg.data.join(f);
@@ -87,6 +98,82 @@ fn change(e: Entry<'_>, now: Timestamp) -> Result<ListChange> {
     Ok(ListChange::Add(NewEntry::new(
         e.list, e.subject, meta, now,
     )?))
+}
+
+/// Imports the simulated month as an operator would send it, the DIRBS lists that go with it,
+/// classifies it and generates the operator lists; returns what to tell the user.
+async fn network_month(
+    store: &dyn Store,
+    cfg: &Config,
+    sim: &SimSummary,
+    by: &AuditContext,
+    now: Timestamp,
+) -> Result<String> {
+    let local = format!("{}{}", std::path::MAIN_SEPARATOR, cfg.country);
+    let ours = |f: &&ceir_ingest::simulate::SimFile| {
+        f.path
+            .parent()
+            .and_then(|p| p.parent())
+            .is_some_and(|p| p.to_string_lossy().ends_with(&local))
+    };
+    let files: Vec<_> = sim
+        .operator_files
+        .iter()
+        .filter(ours)
+        .map(|f| f.path.clone())
+        .collect();
+    println!(
+        "Importing a month of simulated operator data ({} files)…",
+        files.len()
+    );
+    crate::operator_import::import_operator(cfg, store, &files, None).await?;
+    let country = Country::parse(&cfg.country)?;
+    for f in sim.list_files.iter().filter(ours) {
+        let name = f.path.file_stem().map(|n| n.to_string_lossy().into_owned());
+        let Some(list) = name.as_deref().and_then(DirbsList::parse) else {
+            continue;
+        };
+        crate::lists_import::import(store, list, &f.path, false, false, by, country, now).await?;
+    }
+    crate::classify::classify(
+        store,
+        &cfg.data,
+        &crate::classify::ClassifyArgs {
+            date: None,
+            conditions: None,
+            no_safety_check: false,
+        },
+    )
+    .await?;
+    crate::lists_cmd::run(
+        cfg,
+        Some(store),
+        crate::lists_cmd::ListsCmd::Generate { date: None },
+    )
+    .await?;
+    let rows: u64 = sim.operator_files.iter().filter(ours).map(|f| f.rows).sum();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nA month of simulated network data ({rows} rows from {} operators, in {}), classified, with operator lists in {}:",
+        files.len(),
+        cfg.data.join("simulated").display(),
+        cfg.data.join("lists").display()
+    );
+    let data = cfg.data.display();
+    if let Some(cloned) = sim.scenarios.cloned_imeis.first.first() {
+        let imei = cloned.split_whitespace().next().unwrap_or(cloned);
+        let _ = writeln!(
+            s,
+            "  ceir explain --data {data} {imei}        # a cloned IMEI"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  ceir sql --data {data} \"SELECT operator, count(*) FROM triplets GROUP BY operator\""
+    );
+    let _ = writeln!(s, "  ceir lists verify --data {data} {}/lists", data);
+    Ok(s)
 }
 
 /// Loads the demo and returns what to tell the user.
@@ -162,8 +249,33 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
             )
             .await?;
     }
-    let catalog =
+    // A month of simulated network data for both countries; its models join the demo catalog.
+    let sim_dir = cfg.data.join("simulated");
+    let month = Day::of(now).month_start().plus(-1).month_start();
+    let sim = simulate(
+        &sim_dir,
+        &SimConfig {
+            countries: vec!["AZ".into(), "UZ".into()],
+            month,
+            subscribers: 2000,
+            seed: 1,
+            gzip: false,
+            rows: None,
+            bad_dates: false,
+        },
+    )
+    .context("cannot simulate the demo's network month")?;
+    let mut catalog =
         ceir_ingest::read_catalog_from(DEMO_TACS.as_bytes(), "demo/tacs.txt", &mut |_| {})?;
+    let sim_catalog = ceir_ingest::read_catalog(&sim.catalog.path, &mut |_| {})?;
+    let known: std::collections::HashSet<Tac> = catalog.models.iter().map(|m| m.tac).collect();
+    catalog.models.extend(
+        sim_catalog
+            .models
+            .into_iter()
+            .filter(|m| !known.contains(&m.tac)),
+    );
+    catalog.models.sort_by_key(|m| m.tac);
     store
         .replace_catalog(
             &catalog.models,
@@ -345,6 +457,8 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
     std::fs::write(cfg.data.join("demo-password"), format!("{password}\n"))
         .context("cannot write the demo password file")?;
 
+    let network = network_month(store, cfg, &sim, &reg_actor, now).await?;
+
     let base = format!("http://{}", cfg.listen);
     let eir = |i: Imei, supi: Option<Imsi>| {
         format!(
@@ -364,6 +478,7 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let _ = writeln!(s, "{network}");
     let _ = writeln!(
         s,
         "\nThe 5G EIR (N5g-eir) over HTTP/2, one device per outcome:"

@@ -1,9 +1,15 @@
 //! `ceir`: the one binary. Commands wire the crates together; no logic lives here.
 
 mod audit;
+mod classify;
 mod config;
 mod demo;
+mod lists_cmd;
+mod lists_import;
 mod machine;
+mod operator_import;
+mod simulate;
+mod sql;
 
 use anyhow::{bail, Context, Result};
 use ceir_domain::audit::AuditContext;
@@ -63,9 +69,29 @@ enum Command {
     User(UserCmd),
     /// Verify that the store's entries, history and change feed agree.
     Verify,
+    /// SQL over the observation store (tables triplets and imeis; partition columns month and
+    /// operator), e.g. `ceir sql "SELECT operator, count(*) FROM triplets GROUP BY 1"`.
+    Sql {
+        statement: String,
+        /// table, csv or json (one object per line).
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// The tamper-evident audit log: verify its chain, export it.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Generate a month of realistic operator data, its TAC catalog and DIRBS lists.
+    Simulate(simulate::SimulateArgs),
+    /// Classify every device seen on the networks under the configured conditions.
+    Classify(classify::ClassifyArgs),
+    /// Every condition for one IMEI: whether it matches and why, block date, lists.
+    Explain(classify::ExplainArgs),
+    /// Operator lists (blocklist, notifications, exceptions): generate, verify, list runs.
+    #[command(subcommand)]
+    Lists(lists_cmd::ListsCmd),
+    /// This node's identity: the public key its list manifests are signed with.
+    #[command(subcommand)]
+    Node(lists_cmd::NodeCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +126,27 @@ enum ImportCmd {
         #[arg(long)]
         force: bool,
     },
+    /// Import operator network data dumps (DIRBS format: date,imei,imsi,msisdn[,rat]; plain,
+    /// .gz or .zip; named <operator>_<yyyymmdd>_<yyyymmdd>) into the observation store.
+    Operator {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Distinct triplets held in memory before sorted runs spill to disk.
+        #[arg(long)]
+        triplet_budget: Option<usize>,
+    },
+    /// The import job records, newest first.
+    Jobs {
+        /// Only jobs of this kind (operator, ...).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    #[command(flatten)]
+    List(lists_import::ListImportCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -372,6 +419,24 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&cfg).await?;
             import_tac(store.as_ref(), &file, force, cfg.max_catalog_drop).await
         }
+        Command::Import(ImportCmd::Operator {
+            files,
+            triplet_budget,
+        }) => {
+            let store = open_store(&cfg).await?;
+            operator_import::import_operator(&cfg, store.as_ref(), &files, triplet_budget).await
+        }
+        Command::Import(ImportCmd::Jobs {
+            kind,
+            operator,
+            limit,
+        }) => {
+            let store = open_store(&cfg).await?;
+            operator_import::list_jobs(store.as_ref(), kind.as_deref(), operator.as_deref(), limit)
+                .await
+        }
+        Command::Import(ImportCmd::List(cmd)) => lists_import::run(&cfg, cmd).await,
+        Command::Sql { statement, format } => sql::run(&cfg, &statement, &format).await,
         Command::List(cmd) => list(&cfg, cmd).await,
         Command::Check { imei, imsi } => {
             let store = open_store(&cfg).await?;
@@ -426,12 +491,25 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Token(cmd) => token(&cfg, cmd).await,
+        Command::Simulate(a) => tokio::task::spawn_blocking(move || simulate::run(a)).await?,
         Command::Audit(cmd) => {
             let store = open_store(&cfg).await?;
             audit::run(store.as_ref(), cmd).await
         }
         Command::Client(cmd) => machine::client(open_store(&cfg).await?.as_ref(), cmd).await,
+        Command::Classify(a) => {
+            classify::classify(open_store(&cfg).await?.as_ref(), &cfg.data, &a).await
+        }
+        Command::Explain(a) => {
+            classify::explain(open_store(&cfg).await?.as_ref(), &cfg.data, &a).await
+        }
         Command::User(cmd) => user(&cfg, cmd).await,
+        Command::Lists(cmd @ lists_cmd::ListsCmd::Generate { .. }) => {
+            let store = open_store(&cfg).await?;
+            lists_cmd::run(&cfg, Some(store.as_ref()), cmd).await
+        }
+        Command::Lists(cmd) => lists_cmd::run(&cfg, None, cmd).await,
+        Command::Node(cmd) => lists_cmd::node(&cfg, cmd),
         Command::Verify => {
             let store = open_store(&cfg).await?;
             let r = store.integrity_check().await?;
@@ -496,13 +574,13 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, intro: Option<String>) -> Res
             o.file().display()
         );
     }
-    let app = ceir_http::router(ceir_http::AppState::build_with_outbox(
-        registry,
-        cfg.country()?,
-        machine,
-        sign_in,
-        outbox,
-    ));
+    let state =
+        ceir_http::AppState::build_with_outbox(registry, cfg.country()?, machine, sign_in, outbox);
+    state
+        .classification
+        .store(Some(Arc::new(classify::explain_source(&cfg.data)?)));
+    let _ = state.lists_root.set(lists_cmd::lists_root(&cfg.data));
+    let app = ceir_http::router(state);
     println!(
         "ceir listening on {scheme}://{addr} (HTTP/1.1 and HTTP/2{})",
         if tls.is_some() {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Issue 3's whole pipeline on DIRBS's reference shape, in one run: a generated one-operator,
+# one-month dump of ROWS rows (10,000,000: ~1.4M IMEIs, ~1.7M distinct triplets), then
+# `ceir import operator`, `ceir classify`, `ceir lists generate` (full, then a second run whose
+# deltas are computed), and the observation store's size on disk. Each step is timed with
+# /usr/bin/time -v (wall time and peak RSS).
+#
+#   bash bench/operator_pipeline.sh
+#
+# Environment: ROWS (10000000), WORK (a temporary directory), KEEP=1 to keep it,
+# CARGO_TARGET_DIR (default <repo>/target).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROWS=${ROWS:-10000000}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+WORK=${WORK:-$(mktemp -d /tmp/ceir-pipeline.XXXXXX)}
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
+command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (GNU time)"; exit 1; }
+
+(cd "$ROOT" && cargo build --release -q -p ceir)
+CEIR=$TARGET/release/ceir
+DATA=$WORK/data
+
+run() { # label, command...
+  local label=$1; shift
+  /usr/bin/time -v "$@" >"$WORK/out.txt" 2>"$WORK/time.txt" || { cat "$WORK/out.txt" "$WORK/time.txt"; exit 1; }
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$WORK/time.txt")
+  printf '%-28s %10s s %8s MiB\n' "$label" "$wall" "$rss"
+}
+
+"$CEIR" simulate --out "$WORK/sim" --country AZ --month 2026-10 --rows "$ROWS" --seed 1 > "$WORK/sim.txt"
+FILE=$(ls "$WORK"/sim/AZ/operators/*.csv | head -1)
+cat "$FILE" > /dev/null   # into the page cache
+echo "file: $(basename "$FILE"), $ROWS rows, $(du -h "$FILE" | cut -f1)"
+"$CEIR" --data "$DATA" import tac "$WORK/sim/gsma_tac_db.txt" > /dev/null
+for l in stolen registration pairing golden barred barred_tac monitoring; do
+  "$CEIR" --data "$DATA" import "${l/_/-}" "$WORK/sim/AZ/lists/$l.csv" > /dev/null
+done
+
+printf '%-28s %12s %12s\n' step wall peak
+run "import operator" "$CEIR" --data "$DATA" import operator "$FILE"
+grep -E "rows [0-9]+|ACCEPTED" "$WORK/out.txt" | sed 's/^/    /'
+run "classify" "$CEIR" --data "$DATA" classify
+grep -E "^load" "$WORK/out.txt" | sed 's/^/    /'
+run "lists generate (first)" "$CEIR" --data "$DATA" lists generate
+grep -E "^blocklist" "$WORK/out.txt" | sed 's/^/    /'
+run "classify (again)" "$CEIR" --data "$DATA" classify --date 2026-11-30
+run "lists generate (delta)" "$CEIR" --data "$DATA" lists generate
+grep -E "^blocklist" "$WORK/out.txt" | sed 's/^/    /'
+echo "observation store: $(du -sh "$DATA/observations" | cut -f1) ($(du -sb "$DATA/observations" | cut -f1) bytes)"
+echo "classification state: $(du -sh "$DATA/classification" | cut -f1); lists: $(du -sh "$DATA/lists" | cut -f1)"

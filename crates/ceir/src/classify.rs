@@ -1,0 +1,368 @@
+//! `ceir classify` and `ceir explain IMEI`: the classification engine over the observation
+//! store, with the catalog and list memberships taken from the registry store.
+
+use anyhow::{bail, Context, Result};
+use ceir_classify::{ClassifyError, Input, ObservationBatch as Batch, StateStore};
+use ceir_domain::classify::{Conditions, ListFlags, Memberships, ModelCatalog};
+use ceir_domain::lists::{ListKind, Reason, Subject};
+use ceir_domain::observe::{Day, ImeiNorm};
+use ceir_store::Store;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The conditions used when neither `--conditions` nor `DIR/conditions.toml` gives any.
+pub const DEFAULT_CONDITIONS: &str = include_str!("../conditions.toml");
+
+#[derive(Debug, clap::Args)]
+pub struct ClassifyArgs {
+    /// Classification date (yyyy-mm-dd); default: the last day the observations cover.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Conditions file (TOML); default: DIR/conditions.toml, else the built-in conditions.
+    #[arg(long)]
+    pub conditions: Option<PathBuf>,
+    /// DANGEROUS: classify even if a condition matches more than its max_allowed_matching_ratio.
+    #[arg(long)]
+    pub no_safety_check: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The IMEI (14 to 16 digits; a malformed value is looked up as operators sent it).
+    pub imei: String,
+    /// Evaluate for this date (yyyy-mm-dd); default: the last classification's date.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Conditions file (TOML); default: DIR/conditions.toml, else the built-in conditions.
+    #[arg(long)]
+    pub conditions: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Every stored triplet with a day in `[start, end]`, sorted by IMEI, and the last day the
+/// observation store covers.
+pub fn load_observations(data: &Path, start: Day, end: Day) -> Result<(Batch, Option<Day>)> {
+    let store = ceir_observe::ObservationStore::open(&data.join("observations"))
+        .context("cannot open the observation store")?;
+    let last = store.last_day()?;
+    let b = store.load(start, end)?;
+    Ok((
+        Batch {
+            operators: b.operators,
+            raw_imeis: b.raw_imeis,
+            triplets: b.triplets,
+        },
+        last,
+    ))
+}
+
+fn parse_day(s: &str) -> Result<Day> {
+    Day::parse_iso(s)
+        .or_else(|| Day::parse_yyyymmdd(s.as_bytes()))
+        .with_context(|| format!("the date {s:?} is not yyyy-mm-dd"))
+}
+
+fn today() -> Day {
+    use ceir_domain::Clock;
+    Day::of(ceir_domain::SystemClock.now())
+}
+
+/// The conditions in force: `--conditions`, else `DIR/conditions.toml`, else the built-in ones.
+pub fn load_conditions(data: &Path, file: Option<&Path>) -> Result<(Conditions, String)> {
+    let default_file = data.join("conditions.toml");
+    let (text, source) = match file {
+        Some(f) => (
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+            f.display().to_string(),
+        ),
+        None if default_file.exists() => (
+            std::fs::read_to_string(&default_file)
+                .with_context(|| format!("cannot read {}", default_file.display()))?,
+            default_file.display().to_string(),
+        ),
+        None => (
+            DEFAULT_CONDITIONS.to_owned(),
+            "built-in conditions".to_owned(),
+        ),
+    };
+    let c = Conditions::from_toml(&text).with_context(|| format!("in {source}"))?;
+    Ok((c, source))
+}
+
+/// The catalog, model-wide radio capabilities included.
+pub async fn load_catalog(store: &dyn Store) -> Result<ModelCatalog> {
+    let models = store.catalog_models().await?;
+    Ok(ModelCatalog::from_models(&models))
+}
+
+fn flag_of(list: ListKind, reason: Reason) -> Option<ListFlags> {
+    ListFlags::of_entry(list, reason)
+}
+
+/// Every list membership of the registry, read page by page.
+pub async fn load_memberships(store: &dyn Store) -> Result<Memberships> {
+    let mut imeis = Vec::new();
+    let mut tacs = Vec::new();
+    for list in [
+        ListKind::Blocked,
+        ListKind::Permitted,
+        ListKind::Tracked,
+        ListKind::BarredTac,
+    ] {
+        let mut after = None;
+        loop {
+            let page = store.entries(list, after, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((ceir_store::subject_key(last.subject).0, last.seq));
+            for e in &page {
+                match e.subject {
+                    Subject::Imei(i) => {
+                        if let Some(f) = flag_of(list, e.reason) {
+                            imeis.push((i.body(), f));
+                        }
+                    }
+                    Subject::Tac(t) if list == ListKind::BarredTac => tacs.push(t.get()),
+                    _ => {}
+                }
+            }
+            if page.len() < 10_000 {
+                break;
+            }
+        }
+    }
+    Ok(Memberships::from_lists(imeis, tacs))
+}
+
+/// The days of observations the conditions need up to `date`: their longest period, and at
+/// least a month, so that first-seen dates and RATs come from more than the shortest window.
+fn window(conditions: &Conditions, date: Day) -> (Day, Day) {
+    let days = conditions.lookback_days().max(31);
+    (date.plus(1 - days as i32), date)
+}
+
+pub async fn classify(store: &dyn Store, data: &Path, args: &ClassifyArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let (conditions, source) = load_conditions(data, args.conditions.as_deref())?;
+    let date = match &args.date {
+        Some(d) => Some(parse_day(d)?),
+        None => None,
+    };
+    // The window depends on the date, which by default depends on the data.
+    let probe = date.unwrap_or_else(today);
+    let (start, end) = window(&conditions, probe);
+    let (mut batch, last_day) = load_observations(data, start, end)?;
+    let date = match (date, last_day) {
+        (Some(d), _) => d,
+        (None, Some(l)) => {
+            if l != probe {
+                let (s, e) = window(&conditions, l);
+                batch = load_observations(data, s, e)?.0;
+            }
+            l
+        }
+        (None, None) => probe,
+    };
+    let catalog = load_catalog(store).await?;
+    let memberships = load_memberships(store).await?;
+    let states = StateStore::open(&data.join("classification"))?;
+    let previous = states.current()?;
+    if let Some(p) = &previous {
+        if date < p.run.date {
+            eprintln!(
+                "note: classifying for {date}, before the last run's date {}",
+                p.run.date
+            );
+        }
+    }
+    let loaded = t0.elapsed();
+    let t1 = Instant::now();
+    let result = ceir_classify::classify(Input {
+        conditions: &conditions,
+        observations: batch.view(),
+        catalog: &catalog,
+        memberships: &memberships,
+        previous,
+        date,
+        safety_check: !args.no_safety_check,
+    });
+    let classified = match result {
+        Ok(c) => c,
+        Err(ClassifyError::SafetyStop(v)) => {
+            for x in &v {
+                eprintln!(
+                    "refused: condition {} would match {} of {} IMEIs seen ({:.2}%), above its max_allowed_matching_ratio {}",
+                    x.label,
+                    x.matched,
+                    x.imeis_seen,
+                    x.ratio * 100.0,
+                    x.max_ratio
+                );
+            }
+            bail!(
+                "[SAFETY_STOP] nothing was written; check the input data and the conditions ({source}), \
+                 or repeat with --no-safety-check if this is intended"
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let computed = t1.elapsed();
+    let t2 = Instant::now();
+    states.commit(&classified)?;
+    let run = &classified.run;
+    println!(
+        "classification run {} for {} ({source}): {} IMEIs seen, {} triplets from {} to {}",
+        run.id,
+        run.date,
+        run.imeis_seen,
+        batch.triplets.len(),
+        window(&conditions, date).0,
+        date
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>10} {:>10}",
+        "condition", "matched", "new", "ended", "blocking"
+    );
+    for s in &run.summary {
+        println!(
+            "{:<28} {:>10} {:>10} {:>10} {:>10}",
+            s.label, s.matched, s.newly_matched, s.no_longer_matching, s.blocking
+        );
+    }
+    println!(
+        "load {:.2} s, classify {:.2} s, write {:.2} s; state in {}",
+        loaded.as_secs_f64(),
+        computed.as_secs_f64(),
+        t2.elapsed().as_secs_f64(),
+        states.root().display()
+    );
+    Ok(())
+}
+
+/// What `GET /api/v1/devices/{imei}/explain` reads: the state under `DIR/classification`, the
+/// conditions in force (`DIR/conditions.toml` or the built-in ones) and the device's triplets
+/// from the observation store.
+pub fn explain_source(data: &Path) -> Result<ceir_http::explain::ClassificationSource> {
+    let (conditions, _) = load_conditions(data, None)?;
+    let root = data.to_path_buf();
+    let loader: ceir_http::explain::ObservationLoader = std::sync::Arc::new(
+        move |imei: &ImeiNorm, start: Day, end: Day| -> Result<Batch, String> {
+            // The store loads whole windows; keep only this device's triplets.
+            let (mut b, _) = load_observations(&root, start, end).map_err(|e| format!("{e:#}"))?;
+            if let Some(k) = b.view().key_of(imei) {
+                b.triplets.retain(|t| t.imei == k);
+            } else {
+                b.triplets.clear();
+            }
+            Ok(b)
+        },
+    );
+    Ok(ceir_http::explain::ClassificationSource::new(
+        data.join("classification"),
+        conditions,
+        Some(loader),
+    ))
+}
+
+/// Parses an IMEI as operators send it, normalised as DIRBS does.
+pub fn parse_imei(s: &str) -> Result<ImeiNorm> {
+    let t = s.trim();
+    ImeiNorm::parse(t.as_bytes()).context("the IMEI is empty")
+}
+
+/// The memberships of one IMEI (and its TAC) only.
+pub async fn memberships_of(store: &dyn Store, imei: &ImeiNorm) -> Result<Memberships> {
+    let mut imeis = Vec::new();
+    let mut tacs = Vec::new();
+    if let Some(body) = imei.body() {
+        for e in store.entries_of(body).await? {
+            if let (Subject::Imei(_), Some(f)) = (e.subject, flag_of(e.list, e.reason)) {
+                imeis.push((body, f));
+            }
+        }
+    }
+    if let Some(tac) = imei.tac() {
+        for e in store.entries_of(u64::from(tac)).await? {
+            if let Subject::Tac(t) = e.subject {
+                tacs.push(t.get());
+            }
+        }
+    }
+    Ok(Memberships::from_lists(imeis, tacs))
+}
+
+pub async fn explain(store: &dyn Store, data: &Path, args: &ExplainArgs) -> Result<()> {
+    let imei = parse_imei(&args.imei)?;
+    let (conditions, _) = load_conditions(data, args.conditions.as_deref())?;
+    let states = StateStore::open(&data.join("classification"))?;
+    let state = states.current()?;
+    let date = match (&args.date, &state) {
+        (Some(d), _) => parse_day(d)?,
+        (None, Some(s)) => s.run.date,
+        (None, None) => today(),
+    };
+    let (start, end) = window(&conditions, date);
+    let (batch, _) = load_observations(data, start, end)?;
+    let catalog = load_catalog(store).await?;
+    let memberships = memberships_of(store, &imei).await?;
+    let e = ceir_classify::explain(
+        &imei,
+        &conditions,
+        &batch.view(),
+        &catalog,
+        &memberships,
+        state.as_ref(),
+        date,
+        // The command runs on the node's host, as its operator: subscriber data is shown.
+        true,
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        print!("{}", e.to_text());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_shipped_conditions_cover_every_dimension() {
+        let c = Conditions::from_toml(DEFAULT_CONDITIONS).unwrap();
+        let mut modules: Vec<&str> = c
+            .conditions
+            .iter()
+            .flat_map(|c| c.dimensions.iter().map(|d| d.dimension.module()))
+            .collect();
+        modules.sort_unstable();
+        modules.dedup();
+        let mut all = ceir_domain::classify::MODULES.to_vec();
+        all.sort_unstable();
+        assert_eq!(modules, all);
+    }
+
+    #[test]
+    fn list_reasons_map_to_dimensions() {
+        assert_eq!(
+            flag_of(ListKind::Blocked, Reason::Lost),
+            Some(ListFlags::STOLEN)
+        );
+        assert_eq!(
+            flag_of(ListKind::Blocked, Reason::Counterfeit),
+            Some(ListFlags::BARRED)
+        );
+        assert_eq!(
+            flag_of(ListKind::Permitted, Reason::Registered),
+            Some(ListFlags::REGISTERED)
+        );
+        assert_eq!(
+            flag_of(ListKind::Tracked, Reason::Investigation),
+            Some(ListFlags::MONITORING)
+        );
+        assert_eq!(flag_of(ListKind::Exception, Reason::Paired), None);
+    }
+}

@@ -1,0 +1,125 @@
+//! `ceir node key`, `ceir lists verify|runs|generate` as a user runs them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use ceir_domain::observe::{Day, ImeiNorm, Region};
+use ceir_lists::{Condition, ListConfig, ListInput, NodeKey, PublishMeta, Row};
+use std::collections::HashSet;
+use std::process::Command;
+
+fn ceir(data: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ceir"));
+    c.arg("--data")
+        .arg(data)
+        .env_remove("CEIR_DATABASE_URL")
+        .env_remove("CEIR_CONFIG");
+    c
+}
+
+fn run(c: &mut Command) -> (Option<i32>, String, String) {
+    let o = c.output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Lists signed with the node's key, as `ceir lists generate` publishes them.
+fn publish(data: &std::path::Path) {
+    let key = NodeKey::load(&data.join("node.key")).unwrap().unwrap();
+    let region = Region::default_for("AZ").unwrap();
+    let conditions = vec![Condition {
+        label: "stolen_list".into(),
+        reason: "stolen".into(),
+        blocking: true,
+    }];
+    let none = HashSet::new();
+    let input = ListInput {
+        date: Day::parse_iso("2026-11-02").unwrap(),
+        conditions: &conditions,
+        triplets: &[],
+        triplet_operators: &[],
+        raw_imeis: &[],
+        pairings: &[],
+        golden: &none,
+        barred: &none,
+        barred_tacs: &HashSet::new(),
+        region: &region,
+        config: &ListConfig::default(),
+    };
+    let imei = ImeiNorm::Body(35_000_000_000_001);
+    let rows = [Row {
+        imei: &imei,
+        condition: "stolen_list",
+        end: None,
+        block_date: Day::parse_iso("2026-11-01"),
+        amnesty: false,
+    }];
+    let lists = ceir_lists::compute(&input, rows).unwrap();
+    let meta = PublishMeta {
+        country: "AZ".into(),
+        classification_run: Some(1),
+    };
+    ceir_lists::publish(&data.join("lists"), &lists, &key, &meta).unwrap();
+}
+
+#[test]
+fn node_key_signs_and_verify_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(ceir(dir.path()).args(["node", "key"]));
+    assert_eq!(code, Some(0), "{err}");
+    let public = out.trim().to_owned();
+    assert!(
+        public.starts_with("ed25519:") && public.len() == 8 + 64,
+        "{out}"
+    );
+    assert!(err.contains("key id"), "{err}");
+    // Created once: the same key next time.
+    assert_eq!(run(ceir(dir.path()).args(["node", "key"])).1.trim(), public);
+
+    publish(dir.path());
+    let (code, out, _) = run(ceir(dir.path()).args(["lists", "runs"]));
+    assert_eq!(code, Some(0));
+    assert!(out.contains("run-1") && out.contains("(current)"), "{out}");
+    let lists = dir.path().join("lists");
+    let (code, out, err) = run(ceir(dir.path())
+        .args(["lists", "verify"])
+        .arg(&lists)
+        .args(["--key", &public]));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("OK   signature valid"), "{out}");
+
+    // Another node's key.
+    let other = NodeKey::from_seed([3; 32]).public().to_string();
+    let (code, out, err) = run(ceir(dir.path())
+        .args(["lists", "verify"])
+        .arg(&lists)
+        .args(["--key", &other]));
+    assert_eq!(code, Some(2));
+    assert!(out.contains("was signed with key"), "{out}");
+    assert!(err.contains("do not use these lists"), "{err}");
+
+    // An edited file, checked with the node's own key (no --key).
+    let file = lists.join("run-1/nar/blocklist.csv");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(&file, "imei,block_date,reasons\n").unwrap();
+    let (code, out, _) = run(ceir(dir.path()).args(["lists", "verify"]).arg(&lists));
+    assert_eq!(code, Some(2));
+    assert!(out.contains("BAD  nar/blocklist.csv"), "{out}");
+    // Bakcell checks only its own files: fine.
+    let (code, out, _) = run(ceir(dir.path())
+        .args(["lists", "verify", "--operator", "bakcell"])
+        .arg(&lists));
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn generate_without_classification_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(ceir(dir.path()).args(["lists", "generate", "--date", "2026-11-02"]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("ceir classify"), "{err}");
+    let (code, _, err) = run(ceir(dir.path()).args(["lists", "generate", "--date", "2026-13-02"]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("yyyy-mm-dd"), "{err}");
+}
