@@ -116,11 +116,13 @@ fn run(w: &World, previous: Option<Classified>) -> Classified {
             operators: &[],
             raw_imeis: &[],
             triplets: &w.triplets,
+            history: &[],
         },
         catalog: &w.catalog,
         memberships: &w.memberships,
         previous,
         date: w.date,
+        analysis_date: w.date,
         safety_check: true,
     })
     .unwrap()

@@ -5,9 +5,10 @@ use crate::{
     Classified, ClassifyError, ConditionInfo, ConditionSummary, RunInfo, SafetyViolation, StateRow,
 };
 use ceir_domain::classify::{
-    Condition, Conditions, ImeiFacts, MembershipCursor, Memberships, ModelCatalog, Scratch, TacInfo,
+    tac_of, Condition, Conditions, ImeiFacts, ListFlags, MembershipCursor, Memberships,
+    ModelCatalog, Scratch, TacInfo,
 };
-use ceir_domain::observe::{Day, ImeiKey, ImeiNorm, Triplet};
+use ceir_domain::observe::{Day, ImeiKey, ImeiNorm, ImeiSeen, Triplet};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -19,6 +20,8 @@ pub struct Observations<'a> {
     /// `ImeiKey::raw(i)` indexes this.
     pub raw_imeis: &'a [String],
     pub triplets: &'a [Triplet],
+    /// What earlier months saw of each IMEI, sorted by key (`TripletBatch::history`).
+    pub history: &'a [ImeiSeen],
 }
 
 impl<'a> Observations<'a> {
@@ -26,6 +29,7 @@ impl<'a> Observations<'a> {
         operators: &[],
         raw_imeis: &[],
         triplets: &[],
+        history: &[],
     };
 
     /// The text of a malformed IMEI.
@@ -61,6 +65,19 @@ impl<'a> Observations<'a> {
         let hi = lo + t[lo..].partition_point(|x| x.imei == k);
         &t[lo..hi]
     }
+
+    /// What earlier months saw of one IMEI.
+    pub fn earlier(&self, k: ImeiKey) -> Option<ImeiSeen> {
+        self.history
+            .binary_search_by_key(&k, |h| h.imei)
+            .ok()
+            .map(|i| self.history[i])
+    }
+
+    /// Whether the IMEI was ever seen, in the loaded months or before.
+    pub fn ever_seen(&self, k: ImeiKey) -> bool {
+        !self.of(k).is_empty() || self.earlier(k).is_some()
+    }
 }
 
 /// A window of observations, owned: what `ceir_observe::TripletBatch` holds.
@@ -69,6 +86,7 @@ pub struct ObservationBatch {
     pub operators: Vec<String>,
     pub raw_imeis: Vec<String>,
     pub triplets: Vec<Triplet>,
+    pub history: Vec<ImeiSeen>,
 }
 
 impl ObservationBatch {
@@ -77,6 +95,7 @@ impl ObservationBatch {
             operators: &self.operators,
             raw_imeis: &self.raw_imeis,
             triplets: &self.triplets,
+            history: &self.history,
         }
     }
 }
@@ -90,42 +109,68 @@ pub struct Input<'a> {
     pub memberships: &'a Memberships,
     /// The last committed state; consumed, so that its rows move instead of being copied.
     pub previous: Option<Classified>,
+    /// The run's date (DIRBS `curr_date`, else today): start, end and block dates and the
+    /// amnesty periods count from it.
     pub date: Day,
-    /// `false` disables the safety stop (DIRBS `--disable-sanity-checks`).
+    /// The last day the dimensions look at (the day before DIRBS's analysis end date): the
+    /// given date, else the last day of data.
+    pub analysis_date: Day,
+    /// `false` disables the safety stop (DIRBS `--no-safety-check`).
     pub safety_check: bool,
 }
 
 /// The facts of one IMEI, the catalog looked up with a one-entry cache (IMEIs arrive sorted,
-/// so neighbours share their TAC).
+/// so neighbours share their TAC) and the history read with a cursor.
 struct FactsBuilder<'a> {
     obs: Observations<'a>,
     catalog: &'a ModelCatalog,
     memberships: MembershipCursor<'a>,
+    barred_tacs: &'a Memberships,
     last_tac: Option<(u32, Option<&'a TacInfo>)>,
+    history_pos: usize,
 }
 
 impl<'a> FactsBuilder<'a> {
+    fn new(obs: Observations<'a>, input: &'a Input<'_>, from: ImeiKey) -> FactsBuilder<'a> {
+        FactsBuilder {
+            obs,
+            catalog: input.catalog,
+            memberships: input.memberships.cursor(from),
+            barred_tacs: input.memberships,
+            last_tac: None,
+            history_pos: obs.history.partition_point(|h| h.imei < from),
+        }
+    }
+
+    /// IMEIs must come in ascending order.
     fn facts(&mut self, imei: ImeiKey, triplets: &'a [Triplet]) -> ImeiFacts<'a> {
-        let model = match imei.as_body() {
-            Some(b) => {
-                let tac = (b / 1_000_000) as u32;
-                match self.last_tac {
-                    Some((t, m)) if t == tac => m,
-                    _ => {
-                        let m = self.catalog.get(tac);
-                        self.last_tac = Some((tac, m));
-                        m
-                    }
-                }
+        let raw = self.obs.raw_text(imei);
+        // A malformed IMEI still has a TAC when its first 8 characters are digits (DIRBS).
+        let tac = tac_of(imei, raw);
+        let model = tac.and_then(|tac| match self.last_tac {
+            Some((t, m)) if t == tac => m,
+            _ => {
+                let m = self.catalog.get(tac);
+                self.last_tac = Some((tac, m));
+                m
             }
-            None => None,
-        };
+        });
+        let h = self.obs.history;
+        while self.history_pos < h.len() && h[self.history_pos].imei < imei {
+            self.history_pos += 1;
+        }
+        let earlier = h.get(self.history_pos).filter(|x| x.imei == imei).copied();
+        let mut lists = self.memberships.of(imei);
+        if imei.as_body().is_none() && tac.is_some_and(|t| self.barred_tacs.is_tac_barred(t)) {
+            lists = lists.with(ListFlags::BARRED_TAC);
+        }
         ImeiFacts {
             imei,
-            raw: self.obs.raw_text(imei),
+            raw,
             triplets,
+            earlier,
             model,
-            lists: self.memberships.of(imei),
+            lists,
         }
     }
 }
@@ -134,10 +179,12 @@ fn condition_matches(c: &Condition, f: &ImeiFacts<'_>, date: Day, s: &mut Scratc
     c.dimensions.iter().all(|d| d.matches(f, date, s))
 }
 
-/// Per condition, the IMEI keys that match, in key order; and how many IMEIs were seen.
+/// Per condition, the IMEI keys that match, in key order; and how many IMEIs were ever seen.
 fn evaluate(input: &Input<'_>) -> (Vec<Vec<ImeiKey>>, u64) {
     let conds = &input.conditions.conditions;
-    let trip = input.observations.triplets;
+    let obs = input.observations;
+    let date = input.analysis_date;
+    let trip = obs.triplets;
     // Chunks cut at IMEI boundaries, several per thread so that uneven IMEIs balance out.
     let n_chunks = (rayon::current_num_threads() * 16).max(1);
     let mut bounds = vec![0usize];
@@ -155,14 +202,8 @@ fn evaluate(input: &Input<'_>) -> (Vec<Vec<ImeiKey>>, u64) {
         .par_windows(2)
         .map(|w| {
             let slice = &trip[w[0]..w[1]];
-            let mut fb = FactsBuilder {
-                obs: input.observations,
-                catalog: input.catalog,
-                memberships: input
-                    .memberships
-                    .cursor(slice.first().map_or(ImeiKey(0), |t| t.imei)),
-                last_tac: None,
-            };
+            let from = slice.first().map_or(ImeiKey(0), |t| t.imei);
+            let mut fb = FactsBuilder::new(obs, input, from);
             let mut scratch = Scratch::default();
             let mut out = vec![Vec::new(); conds.len()];
             let mut seen = 0u64;
@@ -176,7 +217,7 @@ fn evaluate(input: &Input<'_>) -> (Vec<Vec<ImeiKey>>, u64) {
                 seen += 1;
                 let f = fb.facts(k, &slice[i..j]);
                 for (ci, c) in conds.iter().enumerate() {
-                    if condition_matches(c, &f, input.date, &mut scratch) {
+                    if condition_matches(c, &f, date, &mut scratch) {
                         out[ci].push(k);
                     }
                 }
@@ -185,11 +226,39 @@ fn evaluate(input: &Input<'_>) -> (Vec<Vec<ImeiKey>>, u64) {
             (out, seen)
         })
         .collect();
+    // IMEIs seen only in earlier months: still seen, as in DIRBS's network_imeis.
+    let chunk = (obs.history.len() / n_chunks).max(4096);
+    let earlier: Vec<(Vec<Vec<ImeiKey>>, u64)> = obs
+        .history
+        .par_chunks(chunk)
+        .map(|part| {
+            let from = part.first().map_or(ImeiKey(0), |h| h.imei);
+            let mut fb = FactsBuilder::new(obs, input, from);
+            let mut scratch = Scratch::default();
+            let mut out = vec![Vec::new(); conds.len()];
+            let mut seen = 0u64;
+            for h in part {
+                if !obs.of(h.imei).is_empty() {
+                    continue;
+                }
+                seen += 1;
+                let f = fb.facts(h.imei, &[]);
+                for (ci, c) in conds.iter().enumerate() {
+                    if condition_matches(c, &f, date, &mut scratch) {
+                        out[ci].push(h.imei);
+                    }
+                }
+            }
+            (out, seen)
+        })
+        .collect();
     let mut matched = vec![Vec::new(); conds.len()];
     let mut seen = 0;
-    for (out, s) in chunks {
+    let mut added = false;
+    for (k, (out, s)) in chunks.into_iter().chain(earlier).enumerate() {
         seen += s;
         for (m, o) in matched.iter_mut().zip(out) {
+            added |= k >= bounds.len() - 1 && !o.is_empty();
             m.extend(o);
         }
     }
@@ -197,30 +266,24 @@ fn evaluate(input: &Input<'_>) -> (Vec<Vec<ImeiKey>>, u64) {
     let mut unseen: Vec<u64> = input
         .memberships
         .unseen_candidates()
-        .filter(|b| input.observations.of(ImeiKey::body(*b)).is_empty())
+        .filter(|b| !obs.ever_seen(ImeiKey::body(*b)))
         .collect();
     if !unseen.is_empty() {
         unseen.sort_unstable();
-        let mut fb = FactsBuilder {
-            obs: input.observations,
-            catalog: input.catalog,
-            memberships: input.memberships.cursor(ImeiKey(0)),
-            last_tac: None,
-        };
+        let mut fb = FactsBuilder::new(obs, input, ImeiKey(0));
         let mut scratch = Scratch::default();
-        let mut added = false;
         for b in unseen {
             let f = fb.facts(ImeiKey::body(b), &[]);
             for (ci, c) in conds.iter().enumerate() {
-                if condition_matches(c, &f, input.date, &mut scratch) {
+                if condition_matches(c, &f, date, &mut scratch) {
                     matched[ci].push(ImeiKey::body(b));
                     added = true;
                 }
             }
         }
-        if added {
-            matched.par_iter_mut().for_each(|m| m.sort_unstable());
-        }
+    }
+    if added {
+        matched.par_iter_mut().for_each(|m| m.sort_unstable());
     }
     (matched, seen)
 }
@@ -384,6 +447,7 @@ pub fn classify(input: Input<'_>) -> Result<Classified, ClassifyError> {
         observations,
         previous,
         date,
+        analysis_date,
         safety_check,
         ..
     } = input;
@@ -465,6 +529,7 @@ pub fn classify(input: Input<'_>) -> Result<Classified, ClassifyError> {
         run: RunInfo {
             id: prev_id.map_or(1, |p| p + 1),
             date,
+            analysis_date,
             previous: prev_id,
             imeis_seen,
             summary,

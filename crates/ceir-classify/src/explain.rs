@@ -3,8 +3,10 @@
 
 use crate::engine::Observations;
 use crate::{Classified, StateRow};
-use ceir_domain::classify::{Conditions, ImeiFacts, Memberships, ModelCatalog, Scratch};
-use ceir_domain::observe::{Day, ImeiKey, ImeiNorm, RatSet};
+use ceir_domain::classify::{
+    tac_of, Conditions, ImeiFacts, ListFlags, Memberships, ModelCatalog, Scratch,
+};
+use ceir_domain::observe::{Day, ImeiKey, ImeiNorm};
 
 /// What ceir knows about one IMEI and how each condition judges it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -121,13 +123,19 @@ pub fn explain(
         ImeiNorm::Body(b) => (ImeiKey::body(*b), None),
         ImeiNorm::Raw(s) => (key.unwrap_or(ImeiKey::raw(u32::MAX)), Some(s.as_str())),
     };
-    let model = imei.tac().and_then(|t| catalog.get(t));
+    let tac = tac_of(key, raw);
+    let model = tac.and_then(|t| catalog.get(t));
+    let mut lists = memberships.of(key);
+    if raw.is_some() && tac.is_some_and(|t| memberships.is_tac_barred(t)) {
+        lists = lists.with(ListFlags::BARRED_TAC);
+    }
     let facts = ImeiFacts {
         imei: key,
         raw,
         triplets,
+        earlier: observations.earlier(key),
         model,
-        lists: memberships.of(key),
+        lists,
     };
     let mut scratch = Scratch::default();
     let rows = state.map(|s| s.rows_of(imei)).unwrap_or(&[]);
@@ -197,15 +205,12 @@ pub fn explain(
         })
         .collect();
     let live: Vec<_> = triplets.iter().filter(|t| t.days != 0).collect();
-    observed.first_seen = live
-        .iter()
-        .map(|t| t.first_seen())
-        .min()
-        .map(|d| d.to_string());
+    observed.first_seen = facts.first_seen().map(|d| d.to_string());
     observed.last_seen = live
         .iter()
         .map(|t| t.last_seen())
         .max()
+        .or(facts.earlier.map(|e| e.last_seen))
         .map(|d| d.to_string());
     let mut days: Vec<(i32, u32)> = Vec::new();
     for t in &live {
@@ -215,7 +220,7 @@ pub fn explain(
         }
     }
     observed.days_seen = days.iter().map(|(_, m)| u64::from(m.count_ones())).sum();
-    let rats = triplets.iter().fold(RatSet::EMPTY, |a, t| a.union(t.rat));
+    let rats = facts.rats_seen();
     observed.rats = rats.iter().map(|r| r.name).collect();
     observed.generations = rats.generations().names().join("/");
 
@@ -242,7 +247,7 @@ pub fn explain(
         imei: imei.to_string(),
         date: date.to_string(),
         run: state.map(|s| s.run.id),
-        tac: imei.tac().map(|t| format!("{t:08}")),
+        tac: tac.map(|t| format!("{t:08}")),
         model: model.map(|m| ModelView {
             name: m.name.clone(),
             generations: m.generations.names().join("/"),

@@ -24,10 +24,12 @@ use ceir_domain::ErrorCode;
 pub struct RunInfo {
     /// 1, 2, ... in commit order.
     pub id: u64,
-    /// The classification date (DIRBS `curr_date`).
+    /// The run's date (DIRBS `curr_date`, else today): start, end and block dates count from it.
     pub date: Day,
+    /// The last day the dimensions looked at: the given date, else the last day of data.
+    pub analysis_date: Day,
     pub previous: Option<u64>,
-    /// Distinct IMEIs seen in the observations (the safety stop's denominator).
+    /// Distinct IMEIs ever seen (the safety stop's denominator, DIRBS's `network_imeis`).
     pub imeis_seen: u64,
     pub summary: Vec<ConditionSummary>,
 }

@@ -54,6 +54,9 @@ fn run_name(id: u64) -> String {
 struct RunJson {
     id: u64,
     date: String,
+    /// Absent in runs written before the two dates were told apart: then the run's date.
+    #[serde(default)]
+    analysis_date: Option<String>,
     previous: Option<u64>,
     imeis_seen: u64,
     rows: u64,
@@ -154,6 +157,10 @@ impl StateStore {
         let text = fs::read_to_string(&jp).map_err(io(&jp))?;
         let meta: RunJson = serde_json::from_str(&text).map_err(|e| corrupt(&jp, e))?;
         let date = Day::parse_iso(&meta.date).ok_or_else(|| corrupt(&jp, "bad date"))?;
+        let analysis_date = match &meta.analysis_date {
+            Some(d) => Day::parse_iso(d).ok_or_else(|| corrupt(&jp, "bad analysis date"))?,
+            None => date,
+        };
         let pp = self.root.join(format!("{}.parquet", run_name(id)));
         let rows = read_rows(&pp)?;
         if rows.len() as u64 != meta.rows {
@@ -166,6 +173,7 @@ impl StateStore {
             run: RunInfo {
                 id: meta.id,
                 date,
+                analysis_date,
                 previous: meta.previous,
                 imeis_seen: meta.imeis_seen,
                 summary: meta
@@ -238,6 +246,7 @@ impl StateStore {
         let meta = RunJson {
             id: c.run.id,
             date: c.run.date.to_string(),
+            analysis_date: Some(c.run.analysis_date.to_string()),
             previous: c.run.previous,
             imeis_seen: c.run.imeis_seen,
             rows: c.rows.len() as u64,

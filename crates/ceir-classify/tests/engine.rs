@@ -7,7 +7,7 @@ use ceir_classify::{
     classify, Classified, ClassifyError, Input, Observations, StateRow, StateStore,
 };
 use ceir_domain::classify::{Conditions, ListFlags, Memberships, ModelCatalog};
-use ceir_domain::observe::{Day, IdKey, ImeiKey, ImeiNorm, RatSet, Triplet};
+use ceir_domain::observe::{Day, IdKey, ImeiKey, ImeiNorm, ImeiSeen, RatSet, Triplet};
 
 fn day(s: &str) -> Day {
     Day::parse_iso(s).unwrap()
@@ -93,11 +93,13 @@ fn run(
             operators: &["op".into()],
             raw_imeis: &[],
             triplets,
+            history: &[],
         },
         catalog: &ModelCatalog::default(),
         memberships: &m,
         previous,
         date: day(date),
+        analysis_date: day(date),
         safety_check: true,
     })
 }
@@ -420,7 +422,13 @@ fn parallel_engine_agrees_with_one_imei_at_a_time() {
                     name: format!("M{i}"),
                     generations: Generations(if i % 3 == 0 { 1 } else { 7 }),
                     capability_known: true,
-                    device_type: None,
+                    // Exempted types (the shipped conditions exempt modems), and none at all,
+                    // which DIRBS's catalog join leaves out too.
+                    device_type: match i % 5 {
+                        0 => Some("Modem".into()),
+                        1 => None,
+                        _ => Some("Smartphone".into()),
+                    },
                 },
             );
         }
@@ -453,11 +461,36 @@ fn parallel_engine_agrees_with_one_imei_at_a_time() {
     }
     lists.push((35_000_099_000_001, ListFlags::STOLEN)); // never seen
     trips.sort_by_key(|t| (t.imei, t.imsi, t.msisdn, t.operator));
+    // Earlier months: 1,500 IMEIs seen only then (some on lists), and some of this month's
+    // IMEIs seen before too, with other radio technologies.
+    let mut history = Vec::new();
+    for n in 0..2_000u64 {
+        let body = if n < 1_500 {
+            (35_000_000 + next() % 40) * 1_000_000 + 500_000 + n
+        } else {
+            trips[(next() % trips.len() as u64) as usize]
+                .imei
+                .as_body()
+                .unwrap()
+        };
+        history.push(ImeiSeen {
+            imei: ImeiKey::body(body),
+            first_seen: day("2026-06-01").plus((next() % 60) as i32),
+            last_seen: day("2026-08-30"),
+            rat: RatSet::parse_dirbs(rats[(next() % 4) as usize].as_bytes()).unwrap(),
+        });
+        if n % 10 == 0 {
+            lists.push((body, ListFlags::MONITORING));
+        }
+    }
+    history.sort_by_key(|h| h.imei);
+    history.dedup_by_key(|h| h.imei);
     let m = Memberships::from_lists(lists, vec![35_000_003]);
     let obs = Observations {
         operators: &["a".into(), "b".into()],
         raw_imeis: &[],
         triplets: &trips,
+        history: &history,
     };
     let date = day("2026-10-31");
     let got = classify(Input {
@@ -467,13 +500,21 @@ fn parallel_engine_agrees_with_one_imei_at_a_time() {
         memberships: &m,
         previous: None,
         date,
+        analysis_date: date,
         safety_check: false,
     })
     .unwrap();
+    // Every IMEI ever seen counts toward the safety stop's denominator.
+    let mut ever: Vec<ImeiKey> = trips.iter().map(|t| t.imei).collect();
+    ever.extend(history.iter().map(|h| h.imei));
+    ever.sort_unstable();
+    ever.dedup();
+    assert_eq!(got.run.imeis_seen, ever.len() as u64);
     let mut want: Vec<(u64, String)> = Vec::new();
     let mut scratch = Scratch::default();
-    let mut keys: Vec<ImeiKey> = trips.iter().map(|t| t.imei).collect();
+    let mut keys = ever.clone();
     keys.push(ImeiKey::body(35_000_099_000_001));
+    keys.sort_unstable();
     keys.dedup();
     for k in keys {
         let body = k.as_body().unwrap();
@@ -481,6 +522,7 @@ fn parallel_engine_agrees_with_one_imei_at_a_time() {
             imei: k,
             raw: None,
             triplets: obs.of(k),
+            earlier: obs.earlier(k),
             model: catalog.get((body / 1_000_000) as u32),
             lists: m.of(k),
         };

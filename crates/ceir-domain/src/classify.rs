@@ -5,12 +5,13 @@
 //! engine keeps only `matched`; `ceir explain` renders the same measure with
 //! [`Measure::explain`], so the text a person reads is computed by the code that classified.
 //!
-//! Where DIRBS-Core's SQL has a quirk that changes decisions (integer division in averages, whole
-//! triplet spans in window filters), it is reproduced and said so, because a country moving from
-//! DIRBS must get the same decisions from the same data.
+//! Where DIRBS-Core's SQL has a quirk that changes decisions (whole triplet spans in window
+//! filters, a catalog join that drops unknown TACs when device types are exempted), it is
+//! reproduced and said so, because a country moving from DIRBS must get the same decisions from
+//! the same data.
 
 use crate::catalog::TacModel;
-use crate::observe::{window_mask, Day, Generation, Generations, ImeiKey, Triplet};
+use crate::observe::{window_mask, Day, Generation, Generations, ImeiKey, ImeiSeen, Triplet};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -52,7 +53,8 @@ struct RawAmnesty {
 struct RawCondition {
     label: String,
     dimensions: Vec<RawDimension>,
-    #[serde(default)]
+    /// DIRBS's default: a condition that does not say blocks 30 days after it first matches.
+    #[serde(default = "default_grace")]
     grace_period_days: u32,
     #[serde(default)]
     blocking: bool,
@@ -64,6 +66,10 @@ struct RawCondition {
     max_allowed_matching_ratio: f64,
     #[serde(default)]
     amnesty_eligible: bool,
+}
+
+fn default_grace() -> u32 {
+    30
 }
 
 fn default_ratio() -> f64 {
@@ -552,8 +558,8 @@ pub struct TacInfo {
     /// The radio generations of the model: the union over every TAC of the same manufacturer and
     /// model name, as DIRBS computes it.
     pub generations: Generations,
-    /// Manufacturer and model are known and the bands named at least one generation: only then
-    /// is an inconsistent RAT evidence.
+    /// Manufacturer (or brand) and model name are known. DIRBS leaves other TACs out of the
+    /// inconsistent RAT check; a known model whose bands name no generation is capable of none.
     pub capability_known: bool,
     pub device_type: Option<String>,
 }
@@ -618,10 +624,7 @@ impl ModelCatalog {
         let mut tacs = IntMap::default();
         for m in models {
             let (generations, known) = match key(m) {
-                Some(k) => {
-                    let bits = per_model.get(&k).copied().unwrap_or(0);
-                    (Generations(bits), bits != 0)
-                }
+                Some(k) => (Generations(per_model.get(&k).copied().unwrap_or(0)), true),
                 None => (Generations(m.radios.bits()), false),
             };
             let name = format!("{} {}", m.brand.trim(), m.model.trim())
@@ -847,17 +850,43 @@ pub struct ImeiFacts<'a> {
     pub imei: ImeiKey,
     /// The text of a malformed IMEI (upper-cased as stored); `None` for a 14-digit body.
     pub raw: Option<&'a str>,
-    /// This IMEI's triplets in the loaded window; empty for an IMEI known only from a list.
+    /// This IMEI's triplets in the months loaded whole; empty for an IMEI known only from a
+    /// list or from earlier months.
     pub triplets: &'a [Triplet],
+    /// What earlier months (not loaded whole) saw of it.
+    pub earlier: Option<ImeiSeen>,
     /// Its TAC's model, when the catalog has it.
     pub model: Option<&'a TacInfo>,
     pub lists: ListFlags,
 }
 
 impl ImeiFacts<'_> {
-    /// Seen on a network (DIRBS `network_imeis`).
+    /// Ever seen on a network (DIRBS `network_imeis`, which keeps every IMEI ever seen).
     pub fn seen(&self) -> bool {
-        !self.triplets.is_empty()
+        !self.triplets.is_empty() || self.earlier.is_some()
+    }
+
+    /// The first day it was ever seen.
+    pub fn first_seen(&self) -> Option<Day> {
+        let loaded = self
+            .triplets
+            .iter()
+            .filter(|t| t.days != 0)
+            .map(Triplet::first_seen)
+            .min();
+        match (loaded, self.earlier) {
+            (Some(a), Some(e)) => Some(a.min(e.first_seen)),
+            (a, e) => a.or(e.map(|e| e.first_seen)),
+        }
+    }
+
+    /// Every radio technology it was ever seen on.
+    pub fn rats_seen(&self) -> crate::observe::RatSet {
+        let loaded = self
+            .triplets
+            .iter()
+            .fold(crate::observe::RatSet::EMPTY, |a, t| a.union(t.rat));
+        self.earlier.map_or(loaded, |e| loaded.union(e.rat))
     }
 
     /// The first `n` characters of the normalised IMEI, as DIRBS's `LEFT(imei_norm, n)`.
@@ -872,6 +901,21 @@ impl ImeiFacts<'_> {
             }
             (None, None) => None,
         }
+    }
+}
+
+/// The TAC DIRBS uses for an IMEI: the first 8 characters of its normalised form, when they are
+/// digits (a malformed IMEI can still carry a real TAC).
+pub fn tac_of(imei: ImeiKey, raw: Option<&str>) -> Option<u32> {
+    match (imei.as_body(), raw) {
+        (Some(b), _) => Some((b / 1_000_000) as u32),
+        (None, Some(r)) => {
+            let p = r.as_bytes().get(..8)?;
+            p.iter()
+                .all(u8::is_ascii_digit)
+                .then(|| p.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0')))
+        }
+        (None, None) => None,
     }
 }
 
@@ -920,7 +964,7 @@ pub enum Detail<'a> {
     DuplicateDailyAvg {
         id_days: u64,
         days_seen: u32,
-        average: u64,
+        average: f64,
         threshold: f64,
         min_seen_days: u32,
         period: Period,
@@ -990,11 +1034,13 @@ fn span_overlaps(t: &Triplet, start: Day, end: Day) -> bool {
     t.days != 0 && t.last_seen() >= start && t.first_seen() <= end
 }
 
-fn key_of(t: &Triplet, use_msisdn: bool) -> crate::observe::IdKey {
+/// The identifier a duplicate dimension counts, when DIRBS counts it: a valid IMSI (14 or 15
+/// digits) or a valid MSISDN (12 to 15).
+fn key_of(t: &Triplet, use_msisdn: bool) -> Option<crate::observe::IdKey> {
     if use_msisdn {
-        t.msisdn
+        t.msisdn.is_valid_msisdn().then_some(t.msisdn)
     } else {
-        t.imsi
+        t.imsi.is_valid_imsi().then_some(t.imsi)
     }
 }
 
@@ -1019,12 +1065,7 @@ impl Dimension {
                 let in_catalog = f.model.is_some();
                 let rbi = f.prefix_digits(2);
                 let delay_days = rbi.map(|r| delays[r as usize]).unwrap_or(0);
-                let first_seen = f
-                    .triplets
-                    .iter()
-                    .filter(|t| t.days != 0)
-                    .map(Triplet::first_seen)
-                    .min();
+                let first_seen = f.first_seen();
                 // DIRBS: min_first_seen + delay < analysis_end_date (= date + 1).
                 let matched =
                     !in_catalog && first_seen.is_some_and(|fs| fs.plus(delay_days as i32) <= date);
@@ -1050,10 +1091,9 @@ impl Dimension {
                 s.keys.extend(
                     f.triplets
                         .iter()
-                        .filter(|t| {
-                            key_of(t, *use_msisdn).is_valid() && span_overlaps(t, start, end)
-                        })
-                        .map(|t| key_of(t, *use_msisdn).0),
+                        .filter(|t| span_overlaps(t, start, end))
+                        .filter_map(|t| key_of(t, *use_msisdn))
+                        .map(|k| k.0),
                 );
                 let distinct = count_distinct(&mut s.keys);
                 (
@@ -1076,10 +1116,9 @@ impl Dimension {
                 let (start, end) = period.window(date);
                 s.masks.clear();
                 for t in f.triplets {
-                    let k = key_of(t, *use_msisdn);
-                    if !k.is_valid() {
+                    let Some(k) = key_of(t, *use_msisdn) else {
                         continue;
-                    }
+                    };
                     let m = t.days & window_mask(t.month, start, end);
                     if m != 0 {
                         s.masks.push((k.0, t.month.0, m));
@@ -1106,14 +1145,13 @@ impl Dimension {
                     i = j;
                 }
                 let days_seen: u32 = s.months.iter().map(|(_, m)| m.count_ones()).sum();
-                // DIRBS divides two integer sums: PostgreSQL truncates.
+                // DIRBS divides SUM(bigint), a numeric, by a bigint: the fraction is kept.
                 let average = if days_seen == 0 {
-                    0
+                    0.0
                 } else {
-                    id_days / u64::from(days_seen)
+                    id_days as f64 / f64::from(days_seen)
                 };
-                let matched =
-                    days_seen > 0 && days_seen >= *min_seen_days && average as f64 >= *threshold;
+                let matched = days_seen > 0 && days_seen >= *min_seen_days && average >= *threshold;
                 (
                     matched,
                     Detail::DuplicateDailyAvg {
@@ -1148,8 +1186,11 @@ impl Dimension {
                         Some(o) if o != t.operator && operators == 1 => operators = 2,
                         _ => {}
                     }
-                    if t.msisdn.is_valid() {
+                    // The count takes valid MSISDNs only; the progression every numeric one.
+                    if t.msisdn.is_valid_msisdn() {
                         msisdn_days += u64::from(t.days_within(start, end).count_ones());
+                    }
+                    if t.msisdn.is_valid() {
                         s.keys.push(digits_value(t.msisdn));
                     }
                 }
@@ -1175,14 +1216,12 @@ impl Dimension {
                 )
             }
             Dimension::InconsistentRat => {
-                let observed = f
-                    .triplets
-                    .iter()
-                    .fold(crate::observe::RatSet::EMPTY, |a, t| a.union(t.rat))
-                    .generations();
+                let observed = f.rats_seen().generations();
                 // DIRBS compares 2G, 3G and 4G only.
                 let cellular =
                     Generations(Generation::G2.bit() | Generation::G3.bit() | Generation::G4.bit());
+                // A model whose bands name no generation is capable of none, as in DIRBS (its
+                // bitmask has only the "unknown" bit): every observed generation is missing.
                 let (model, missing) = match f.model {
                     Some(m) => (
                         Some((m.name.as_str(), m.generations, m.capability_known)),
@@ -1217,7 +1256,7 @@ impl Dimension {
                 "exists_in_monitoring_list",
                 f.lists.has(ListFlags::MONITORING),
                 seen,
-                false,
+                true,
             ),
             Dimension::IsBarredTac => list_detail(
                 "is_barred_tac",
@@ -1230,11 +1269,10 @@ impl Dimension {
             } => {
                 let registered = f.lists.has(ListFlags::REGISTERED);
                 let device_type = f.model.and_then(|m| m.device_type.as_deref());
-                let exempt = device_type.is_some_and(|t| {
-                    exempted_device_types
-                        .iter()
-                        .any(|e| e.eq_ignore_ascii_case(t))
-                });
+                // DIRBS joins the catalog only when types are exempted: then an IMEI whose TAC
+                // or device type is unknown drops out, and types compare exactly.
+                let exempt = !exempted_device_types.is_empty()
+                    && device_type.is_none_or(|t| exempted_device_types.iter().any(|e| e == t));
                 (
                     seen && !registered && !exempt,
                     Detail::NotOnRegistrationList {
@@ -1321,7 +1359,7 @@ impl Measure<'_> {
     /// A sentence with the numbers that decided this measure. Never names an IMSI or MSISDN.
     pub fn explain(&self) -> String {
         let mut s = String::new();
-        let not_seen = "not seen on any network in the loaded data";
+        let not_seen = "never seen on any network";
         match &self.detail {
             Detail::MalformedImei { seen, malformed } => {
                 if !seen {
@@ -1393,7 +1431,7 @@ impl Measure<'_> {
                 let what = if *use_msisdn { "MSISDN" } else { "IMSI" };
                 let _ = write!(
                     s,
-                    "{id_days} {what}-days over {days_seen} days seen in the last {}: daily average {average} (whole number, as DIRBS; threshold {threshold}); seen on {days_seen} days (minimum {min_seen_days})",
+                    "{id_days} {what}-days over {days_seen} days seen in the last {}: daily average {average:.3} (threshold {threshold}); seen on {days_seen} days (minimum {min_seen_days})",
                     period.describe()
                 );
             }
@@ -1442,7 +1480,12 @@ impl Measure<'_> {
                         if !known {
                             let _ = write!(
                                 s,
-                                "observed on {obs}; the radio capabilities of {name} are unknown"
+                                "observed on {obs}; the catalog gives no manufacturer or model name for {name}, so it is left out (as DIRBS does)"
+                            );
+                        } else if gens.is_empty() {
+                            let _ = write!(
+                                s,
+                                "observed on {obs}; the catalog's bands for {name} name no radio technology, so it counts as capable of none (as DIRBS does)"
                             );
                         } else if missing.is_empty() {
                             let _ = write!(s, "observed on {obs}; {name} supports {caps}");
@@ -1483,12 +1526,19 @@ impl Measure<'_> {
                     s.push_str(not_seen);
                 } else {
                     let _ = write!(s, "on the registration list: {}", yes(*registered));
-                    if let Some(t) = device_type {
-                        let _ = write!(
-                            s,
-                            "; device type {t}{}",
-                            if *exempt { " (exempted)" } else { "" }
-                        );
+                    match device_type {
+                        Some(t) => {
+                            let _ = write!(
+                                s,
+                                "; device type {t}{}",
+                                if *exempt { " (exempted)" } else { "" }
+                            );
+                        }
+                        // DIRBS joins the catalog when types are exempted: no type, no match.
+                        None if *exempt => {
+                            s.push_str("; device type unknown, so left out while device types are exempted (as DIRBS does)");
+                        }
+                        None => {}
                     }
                 }
             }

@@ -399,6 +399,22 @@ impl IdKey {
     pub const fn is_unclean(self) -> bool {
         self.0 & UNCLEAN != 0
     }
+    /// How many digits a valid key has (0 for null or unclean keys).
+    pub const fn digit_count(self) -> u32 {
+        if self.is_valid() {
+            (self.0 >> 50) as u32
+        } else {
+            0
+        }
+    }
+    /// DIRBS's `is_valid_imsi`: 14 or 15 digits. Only such IMSIs count in duplicate dimensions.
+    pub const fn is_valid_imsi(self) -> bool {
+        matches!(self.digit_count(), 14 | 15)
+    }
+    /// DIRBS's `is_valid_msisdn`: 12 to 15 digits.
+    pub const fn is_valid_msisdn(self) -> bool {
+        matches!(self.digit_count(), 12..=15)
+    }
 
     /// The digits of a valid key.
     pub fn digits(self) -> Option<String> {
@@ -458,6 +474,29 @@ impl Triplet {
     /// Days seen within `[start, end]` (inclusive).
     pub fn days_within(&self, start: Day, end: Day) -> u32 {
         self.days & window_mask(self.month, start, end)
+    }
+}
+
+/// What is known of an IMEI from the months a classification does not load whole: DIRBS keeps
+/// this for every IMEI ever seen (`network_imeis`), and "was it ever seen", "since when" and "on
+/// which radio technologies" are asked of the whole history, not of the analysis window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImeiSeen {
+    pub imei: ImeiKey,
+    pub first_seen: Day,
+    pub last_seen: Day,
+    pub rat: RatSet,
+}
+
+impl ImeiSeen {
+    /// Both records of one IMEI as one.
+    pub fn merge(self, o: ImeiSeen) -> ImeiSeen {
+        ImeiSeen {
+            imei: self.imei,
+            first_seen: self.first_seen.min(o.first_seen),
+            last_seen: self.last_seen.max(o.last_seen),
+            rat: self.rat.union(o.rat),
+        }
     }
 }
 

@@ -125,7 +125,7 @@ pub async fn get_explain(
     let src2 = src.clone();
     let mut explanation = tokio::task::spawn_blocking(move || -> Result<Explanation, ApiError> {
         let classified = src2.state()?;
-        let date = classified.as_ref().map_or(today, |c| c.run.date);
+        let date = classified.as_ref().map_or(today, |c| c.run.analysis_date);
         let days = src2.conditions.lookback_days().max(31);
         let batch = match &src2.observations {
             Some(load) => load(&norm, date.plus(1 - days as i32), date)

@@ -19,7 +19,7 @@ mod parquet_io;
 pub use manifest::{ImportRecord, Manifest, PartitionInfo};
 pub use parquet_io::{imeis_schema, triplets_schema};
 
-use ceir_domain::observe::{Day, IdKey, ImeiKey, Triplet};
+use ceir_domain::observe::{Day, IdKey, ImeiKey, ImeiSeen, Triplet};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -70,6 +70,9 @@ pub struct TripletBatch {
     /// is text order among malformed IMEIs.
     pub raw_imeis: Vec<String>,
     pub triplets: Vec<Triplet>,
+    /// For [`ObservationStore::load_for_classification`]: what months before the loaded ones
+    /// saw of each IMEI, one record per IMEI, sorted by key (raw keys index `raw_imeis` too).
+    pub history: Vec<ImeiSeen>,
 }
 
 impl TripletBatch {
@@ -170,14 +173,57 @@ impl ObservationStore {
     /// merged across imports (days and RAT sets OR-ed), sorted by (imei, imsi, msisdn, operator,
     /// month). Day masks are returned whole; `Triplet::days_within` narrows them to the window.
     pub fn load(&self, start: Day, end: Day) -> Result<TripletBatch, ObserveError> {
+        self.load_with(start, end, false)
+    }
+
+    /// What classification reads for an analysis window `[start, end]`:
+    /// - every triplet of the months that overlap it, whole: dimensions window their own counts,
+    ///   while first sightings and radio technologies are asked of the whole history;
+    /// - for every earlier month, each IMEI's first and last sighting and RATs, from the per-IMEI
+    ///   aggregates ([`TripletBatch::history`]): DIRBS keeps every IMEI ever seen
+    ///   (`network_imeis`), so a device silent for a while is still "seen".
+    ///
+    /// Triplets first seen after `end` are left out, so that a run for a past date sees the data
+    /// as it was then.
+    pub fn load_for_classification(
+        &self,
+        start: Day,
+        end: Day,
+    ) -> Result<TripletBatch, ObserveError> {
+        self.load_with(start, end, true)
+    }
+
+    fn load_with(&self, start: Day, end: Day, whole: bool) -> Result<TripletBatch, ObserveError> {
         let manifest = self.manifest()?;
         let mut operators: Vec<String> = Vec::new();
         let mut raw_index: HashMap<String, u32> = HashMap::new();
         let mut raw_imeis: Vec<String> = Vec::new();
+        let mut intern = |text: String| -> u32 {
+            let next = raw_imeis.len() as u32;
+            *raw_index.entry(text).or_insert_with_key(|t| {
+                raw_imeis.push(t.clone());
+                next
+            })
+        };
         let mut triplets = Vec::new();
+        let mut history: Vec<ImeiSeen> = Vec::new();
         for p in &manifest.partitions {
             let month = p.month_day()?;
-            if month > end || month.next_month_start() <= start {
+            if month > end {
+                continue;
+            }
+            let dir = self.partition_dir(&p.month, &p.operator);
+            if month.next_month_start() <= start {
+                if whole {
+                    let part = parquet_io::read_imeis_seen(&dir.join(&p.imeis_file))?;
+                    for mut h in part.seen {
+                        if let Some(i) = h.imei.raw_index() {
+                            let text = part.raw_imeis.get(i as usize).cloned().unwrap_or_default();
+                            h.imei = ImeiKey::raw(intern(text));
+                        }
+                        history.push(h);
+                    }
+                }
                 continue;
             }
             let op = match operators.iter().position(|o| *o == p.operator) {
@@ -189,22 +235,19 @@ impl ObservationStore {
             };
             let op = u16::try_from(op)
                 .map_err(|_| ObserveError::Corrupt("more than 65,535 operators".into()))?;
-            let path = self
-                .partition_dir(&p.month, &p.operator)
-                .join(&p.triplets_file);
-            let part = parquet_io::read_triplets(&path, month)?;
+            let part = parquet_io::read_triplets(&dir.join(&p.triplets_file), month)?;
             for mut t in part.triplets {
-                if t.days_within(start, end) == 0 {
+                let keep = if whole {
+                    t.days != 0 && t.first_seen() <= end
+                } else {
+                    t.days_within(start, end) != 0
+                };
+                if !keep {
                     continue;
                 }
                 if let Some(i) = t.imei.raw_index() {
                     let text = part.raw_imeis.get(i as usize).cloned().unwrap_or_default();
-                    let next = raw_imeis.len() as u32;
-                    let idx = *raw_index.entry(text.clone()).or_insert_with(|| {
-                        raw_imeis.push(text);
-                        next
-                    });
-                    t.imei = ImeiKey::raw(idx);
+                    t.imei = ImeiKey::raw(intern(text));
                 }
                 t.operator = op;
                 triplets.push(t);
@@ -221,16 +264,31 @@ impl ObservationStore {
             .iter()
             .map(|i| std::mem::take(&mut raw_imeis[*i as usize]))
             .collect();
+        let renumber = |k: ImeiKey| match k.raw_index() {
+            Some(i) => ImeiKey::raw(new_of[i as usize]),
+            None => k,
+        };
         for t in &mut triplets {
-            if let Some(i) = t.imei.raw_index() {
-                t.imei = ImeiKey::raw(new_of[i as usize]);
-            }
+            t.imei = renumber(t.imei);
         }
         triplets.sort_unstable_by_key(|t| (t.imei, t.imsi, t.msisdn, t.operator, t.month));
+        for h in &mut history {
+            h.imei = renumber(h.imei);
+        }
+        history.sort_unstable_by_key(|h| h.imei);
+        history.dedup_by(|later, kept| {
+            if later.imei == kept.imei {
+                *kept = kept.merge(*later);
+                true
+            } else {
+                false
+            }
+        });
         Ok(TripletBatch {
             operators,
             raw_imeis: sorted_raw,
             triplets,
+            history,
         })
     }
 

@@ -4,11 +4,11 @@
 use crate::{id_text, imei_order, io_err, sync_dir, tmp_path, ObserveError, Texts};
 use crate::{IMEIS_SUFFIX, TRIPLETS_SUFFIX};
 use arrow::array::{
-    Array, ArrayRef, Date32Builder, RecordBatch, StringArray, StringBuilder, UInt16Array,
-    UInt16Builder, UInt32Array, UInt32Builder,
+    Array, ArrayRef, Date32Array, Date32Builder, RecordBatch, StringArray, StringBuilder,
+    UInt16Array, UInt16Builder, UInt32Array, UInt32Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use ceir_domain::observe::{Day, IdKey, ImeiKey, RatSet, Triplet};
+use ceir_domain::observe::{Day, IdKey, ImeiKey, ImeiSeen, RatSet, Triplet};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -147,6 +147,53 @@ pub(crate) fn read_triplets(path: &Path, month: Day) -> Result<Part, ObserveErro
                 operator: 0,
                 month,
                 days: days.value(r),
+                rat: RatSet(rat.value(r)),
+            });
+        }
+    }
+    Ok(part)
+}
+
+/// A partition's per-IMEI aggregates, as classification needs them of months it does not load
+/// whole: when each IMEI was first and last seen, and on which radio technologies.
+#[derive(Debug, Default)]
+pub(crate) struct PartSeen {
+    pub seen: Vec<ImeiSeen>,
+    pub raw_imeis: Vec<String>,
+}
+
+/// Reads the aggregate columns of a partition's `.imeis.parquet` (the others are not decoded).
+pub(crate) fn read_imeis_seen(path: &Path) -> Result<PartSeen, ObserveError> {
+    let f = File::open(path).map_err(io_err(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq_err(path))?;
+    let wanted = ["imei_norm", "first_seen", "last_seen", "rat"];
+    let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), wanted);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(BATCH)
+        .build()
+        .map_err(pq_err(path))?;
+    let mut part = PartSeen::default();
+    for batch in reader {
+        let b = batch.map_err(arrow_err(path))?;
+        let imei = column::<StringArray>(&b, "imei_norm", path)?;
+        let first = column::<Date32Array>(&b, "first_seen", path)?;
+        let last = column::<Date32Array>(&b, "last_seen", path)?;
+        let rat = column::<UInt16Array>(&b, "rat", path)?;
+        part.seen.reserve(b.num_rows());
+        for r in 0..b.num_rows() {
+            let text = imei.value(r);
+            let key = match parse_body(text.as_bytes()) {
+                Some(body) => ImeiKey::body(body),
+                None => {
+                    part.raw_imeis.push(text.to_owned());
+                    ImeiKey::raw((part.raw_imeis.len() - 1) as u32)
+                }
+            };
+            part.seen.push(ImeiSeen {
+                imei: key,
+                first_seen: Day(first.value(r)),
+                last_seen: Day(last.value(r)),
                 rat: RatSet(rat.value(r)),
             });
         }

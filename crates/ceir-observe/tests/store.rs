@@ -415,3 +415,67 @@ fn per_imei_aggregates_are_written_alongside() {
     assert!(rg.column(0).compression().to_string().starts_with("ZSTD"));
     assert!(rg.sorting_columns().is_some());
 }
+
+/// Classification reads the months overlapping its window whole and, for earlier months, each
+/// IMEI's first and last sighting and radio technologies, so a device silent for a while is
+/// still "seen" (DIRBS's network_imeis).
+#[test]
+fn classification_sees_earlier_months_through_the_aggregates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObservationStore::open(dir.path()).unwrap();
+    import(&store, "azercell", "aa", &first()).unwrap();
+    // The window 2026-11-20..2026-11-30 overlaps November only.
+    let b = store
+        .load_for_classification(d("2026-11-20"), d("2026-11-30"))
+        .unwrap();
+    // November's triplet comes whole, though its only day (11-01) is before the window.
+    assert_eq!(b.triplets.len(), 1);
+    assert_eq!(b.triplets[0].month, d("2026-11-01"));
+    // October survives as one record per IMEI: the well-formed one (first seen 10-01, RATs of
+    // all three triplets) and the malformed one, whose key names its text in raw_imeis.
+    assert_eq!(b.history.len(), 2);
+    let h = b.history[0];
+    assert_eq!(h.imei, ImeiKey::body(35_693_803_564_380));
+    assert_eq!(
+        (h.first_seen, h.last_seen),
+        (d("2026-10-01"), d("2026-10-05"))
+    );
+    assert_eq!(h.rat, RatSet::parse_dirbs(b"001|006").unwrap());
+    let raw = b.history[1].imei.raw_index().unwrap();
+    assert_eq!(b.raw_imeis[raw as usize], "12AB");
+    assert_eq!(b.history[1].first_seen, d("2026-10-31"));
+    // A run for a date before November's data sees neither November's triplet nor, since
+    // October overlaps its window, any history.
+    let early = store
+        .load_for_classification(d("2026-10-20"), d("2026-10-25"))
+        .unwrap();
+    assert!(early.history.is_empty());
+    assert!(early.triplets.iter().all(|t| t.month == d("2026-10-01")));
+    // Three of October's four: the malformed IMEI's only day, 10-31, is after the run's date.
+    assert_eq!(early.triplets.len(), 3);
+    assert!(early.raw_imeis.is_empty());
+    // The same IMEI from two operators' earlier months becomes one record.
+    let other = Src {
+        raw: vec![],
+        unclean: HashMap::new(),
+        triplets: vec![t(
+            ImeiKey::body(35_693_803_564_380),
+            "400021234567890",
+            "",
+            "2026-09-01",
+            &[27],
+            "002",
+        )],
+    };
+    import(&store, "bakcell", "bb", &other).unwrap();
+    let b = store
+        .load_for_classification(d("2026-11-20"), d("2026-11-30"))
+        .unwrap();
+    assert_eq!(b.history.len(), 2);
+    assert_eq!(b.history[0].first_seen, d("2026-09-28"));
+    assert_eq!(b.history[0].last_seen, d("2026-10-05"));
+    assert_eq!(
+        b.history[0].rat,
+        RatSet::parse_dirbs(b"001|002|006").unwrap()
+    );
+}

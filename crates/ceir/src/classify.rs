@@ -15,7 +15,9 @@ pub const DEFAULT_CONDITIONS: &str = include_str!("../conditions.toml");
 
 #[derive(Debug, clap::Args)]
 pub struct ClassifyArgs {
-    /// Classification date (yyyy-mm-dd); default: the last day the observations cover.
+    /// Classify as of this date (yyyy-mm-dd), like DIRBS's --curr-date: the dimensions look at
+    /// the data up to it, and start and block dates count from it. Default: the dimensions look
+    /// up to the last day of data, and the dates count from today.
     #[arg(long)]
     pub date: Option<String>,
     /// Conditions file (TOML); default: DIR/conditions.toml, else the built-in conditions.
@@ -41,21 +43,21 @@ pub struct ExplainArgs {
     pub json: bool,
 }
 
-/// Every stored triplet with a day in `[start, end]`, sorted by IMEI, and the last day the
-/// observation store covers.
-pub fn load_observations(data: &Path, start: Day, end: Day) -> Result<(Batch, Option<Day>)> {
-    let store = ceir_observe::ObservationStore::open(&data.join("observations"))
-        .context("cannot open the observation store")?;
-    let last = store.last_day()?;
-    let b = store.load(start, end)?;
-    Ok((
-        Batch {
-            operators: b.operators,
-            raw_imeis: b.raw_imeis,
-            triplets: b.triplets,
-        },
-        last,
-    ))
+fn observation_store(data: &Path) -> Result<ceir_observe::ObservationStore> {
+    ceir_observe::ObservationStore::open(&data.join("observations"))
+        .context("cannot open the observation store")
+}
+
+/// What classification reads for the analysis window `[start, end]`: the overlapping months
+/// whole, sorted by IMEI, and every IMEI's earlier sightings.
+pub fn load_observations(data: &Path, start: Day, end: Day) -> Result<Batch> {
+    let b = observation_store(data)?.load_for_classification(start, end)?;
+    Ok(Batch {
+        operators: b.operators,
+        raw_imeis: b.raw_imeis,
+        triplets: b.triplets,
+        history: b.history,
+    })
 }
 
 fn parse_day(s: &str) -> Result<Day> {
@@ -145,25 +147,20 @@ fn window(conditions: &Conditions, date: Day) -> (Day, Day) {
 pub async fn classify(store: &dyn Store, data: &Path, args: &ClassifyArgs) -> Result<()> {
     let t0 = Instant::now();
     let (conditions, source) = load_conditions(data, args.conditions.as_deref())?;
-    let date = match &args.date {
-        Some(d) => Some(parse_day(d)?),
-        None => None,
-    };
-    // The window depends on the date, which by default depends on the data.
-    let probe = date.unwrap_or_else(today);
-    let (start, end) = window(&conditions, probe);
-    let (mut batch, last_day) = load_observations(data, start, end)?;
-    let date = match (date, last_day) {
-        (Some(d), _) => d,
-        (None, Some(l)) => {
-            if l != probe {
-                let (s, e) = window(&conditions, l);
-                batch = load_observations(data, s, e)?.0;
-            }
-            l
+    // As DIRBS: a given date is both; otherwise the dimensions look up to the last day of
+    // data (compute_analysis_end_date) and the run's dates count from today.
+    let (date, analysis_date) = match &args.date {
+        Some(d) => {
+            let d = parse_day(d)?;
+            (d, d)
         }
-        (None, None) => probe,
+        None => {
+            let today = today();
+            (today, observation_store(data)?.last_day()?.unwrap_or(today))
+        }
     };
+    let (start, end) = window(&conditions, analysis_date);
+    let batch = load_observations(data, start, end)?;
     let catalog = load_catalog(store).await?;
     let memberships = load_memberships(store).await?;
     let states = StateStore::open(&data.join("classification"))?;
@@ -185,6 +182,7 @@ pub async fn classify(store: &dyn Store, data: &Path, args: &ClassifyArgs) -> Re
         memberships: &memberships,
         previous,
         date,
+        analysis_date,
         safety_check: !args.no_safety_check,
     });
     let classified = match result {
@@ -212,13 +210,13 @@ pub async fn classify(store: &dyn Store, data: &Path, args: &ClassifyArgs) -> Re
     states.commit(&classified)?;
     let run = &classified.run;
     println!(
-        "classification run {} for {} ({source}): {} IMEIs seen, {} triplets from {} to {}",
+        "classification run {} on {} ({source}): {} IMEIs ever seen; {} triplets from {} to {} analysed",
         run.id,
         run.date,
         run.imeis_seen,
         batch.triplets.len(),
-        window(&conditions, date).0,
-        date
+        start,
+        analysis_date
     );
     println!(
         "{:<28} {:>10} {:>10} {:>10} {:>10}",
@@ -249,11 +247,13 @@ pub fn explain_source(data: &Path) -> Result<ceir_http::explain::ClassificationS
     let loader: ceir_http::explain::ObservationLoader = std::sync::Arc::new(
         move |imei: &ImeiNorm, start: Day, end: Day| -> Result<Batch, String> {
             // The store loads whole windows; keep only this device's triplets.
-            let (mut b, _) = load_observations(&root, start, end).map_err(|e| format!("{e:#}"))?;
+            let mut b = load_observations(&root, start, end).map_err(|e| format!("{e:#}"))?;
             if let Some(k) = b.view().key_of(imei) {
                 b.triplets.retain(|t| t.imei == k);
+                b.history.retain(|h| h.imei == k);
             } else {
                 b.triplets.clear();
+                b.history.clear();
             }
             Ok(b)
         },
@@ -299,11 +299,11 @@ pub async fn explain(store: &dyn Store, data: &Path, args: &ExplainArgs) -> Resu
     let state = states.current()?;
     let date = match (&args.date, &state) {
         (Some(d), _) => parse_day(d)?,
-        (None, Some(s)) => s.run.date,
-        (None, None) => today(),
+        (None, Some(s)) => s.run.analysis_date,
+        (None, None) => observation_store(data)?.last_day()?.unwrap_or_else(today),
     };
     let (start, end) = window(&conditions, date);
-    let (batch, _) = load_observations(data, start, end)?;
+    let batch = load_observations(data, start, end)?;
     let catalog = load_catalog(store).await?;
     let memberships = memberships_of(store, &imei).await?;
     let e = ceir_classify::explain(

@@ -38,6 +38,7 @@ fn facts<'a>(
         imei: ImeiKey::body(imei),
         raw: None,
         triplets,
+        earlier: None,
         model,
         lists,
     }
@@ -77,6 +78,7 @@ fn malformed_imei() {
         imei: ImeiKey::raw(0),
         raw: Some("35693A0356438"),
         triplets: &raw_trip,
+        earlier: None,
         model: None,
         lists: ListFlags::default(),
     };
@@ -127,6 +129,7 @@ fn is_test_tac() {
         imei: ImeiKey::raw(0),
         raw: Some("0044123456"),
         triplets: &trip,
+        earlier: None,
         model: None,
         lists: ListFlags::default(),
     };
@@ -301,7 +304,7 @@ fn duplicate_threshold_counts_distinct_valid_imsis_in_the_window() {
 }
 
 #[test]
-fn duplicate_daily_avg_uses_whole_number_averages() {
+fn duplicate_daily_avg_keeps_the_fraction() {
     let d = dim(
         "duplicate_daily_avg",
         "threshold = 2.0\nperiod_days = 30\nmin_seen_days = 3",
@@ -322,11 +325,42 @@ fn duplicate_daily_avg_uses_whole_number_averages() {
         t(IMEI, "400010000000003", "", 0, "2026-10-01", &[3], "006"),
     ];
     let f = facts(IMEI, &trip, None, ListFlags::default());
-    // 4 + 2 + 1 = 7 IMSI-days over 4 days = 1 (7/4 truncated) < 2.
+    // 4 + 2 + 1 = 7 IMSI-days over 4 days = 1.75 < 2.
     assert_eq!(
         run(&d, &f, "2026-10-30"),
-        (false, "7 IMSI-days over 4 days seen in the last 30 days: daily average 1 (whole number, as DIRBS; threshold 2); seen on 4 days (minimum 3)".into())
+        (false, "7 IMSI-days over 4 days seen in the last 30 days: daily average 1.750 (threshold 2); seen on 4 days (minimum 3)".into())
     );
+    // PostgreSQL divides SUM(bigint), a numeric, by a bigint: 1.75 meets 1.75 and 1.7, not 1.76.
+    for (threshold, want) in [(1.75, true), (1.7, true), (1.76, false)] {
+        let d = dim(
+            "duplicate_daily_avg",
+            &format!("threshold = {threshold}\nperiod_days = 30\nmin_seen_days = 3"),
+        );
+        assert_eq!(run(&d, &f, "2026-10-30").0, want, "threshold {threshold}");
+    }
+    // DIRBS's own case (test_averaging_duplicate_threshold_multiple_days): 11 IMSI-days over 6
+    // days is 1.833, which meets 1.83.
+    let days6: Vec<Triplet> = [&[1, 2, 3, 4, 5, 6][..], &[1, 2, 3][..], &[4, 5][..]]
+        .iter()
+        .enumerate()
+        .map(|(i, days)| {
+            t(
+                IMEI,
+                &format!("40001000000000{i}"),
+                "",
+                0,
+                "2026-10-01",
+                days,
+                "006",
+            )
+        })
+        .collect();
+    let f6 = facts(IMEI, &days6, None, ListFlags::default());
+    let d = dim(
+        "duplicate_daily_avg",
+        "threshold = 1.83\nperiod_days = 30\nmin_seen_days = 1",
+    );
+    assert!(run(&d, &f6, "2026-10-30").0);
     let d15 = dim(
         "duplicate_daily_avg",
         "threshold = 1.0\nperiod_days = 30\nmin_seen_days = 3",
@@ -337,7 +371,7 @@ fn duplicate_daily_avg_uses_whole_number_averages() {
         "duplicate_daily_avg",
         "threshold = 1.0\nperiod_days = 2\nmin_seen_days = 2",
     );
-    assert_eq!(run(&d, &f, "2026-10-04").1, "3 IMSI-days over 2 days seen in the last 2 days: daily average 1 (whole number, as DIRBS; threshold 1); seen on 2 days (minimum 2)");
+    assert_eq!(run(&d, &f, "2026-10-04").1, "3 IMSI-days over 2 days seen in the last 2 days: daily average 1.500 (threshold 1); seen on 2 days (minimum 2)");
     assert!(run(&d, &f, "2026-10-04").0);
     let d = dim(
         "duplicate_daily_avg",
@@ -455,16 +489,37 @@ fn inconsistent_rat_against_the_model() {
         ),
         (false, "observed on 2G/4G; Acme Four supports 2G/4G".into())
     );
-    // Unknown capability is no evidence.
+    // No manufacturer or model name: DIRBS leaves the TAC out.
     let unknown = model("Acme ?", 0, false, None);
-    assert!(
-        !run(
+    assert_eq!(
+        run(
             &d,
             &facts(IMEI, &trip, Some(&unknown), ListFlags::default()),
             "2026-10-31"
-        )
-        .0
+        ),
+        (false, "observed on 2G/4G; the catalog gives no manufacturer or model name for Acme ?, so it is left out (as DIRBS does)".into())
     );
+    // A known model whose bands name nothing is capable of nothing (DIRBS's "unknown" bit).
+    let no_bands = model("Acme Blank", 0, true, None);
+    assert_eq!(
+        run(
+            &d,
+            &facts(IMEI, &trip, Some(&no_bands), ListFlags::default()),
+            "2026-10-31"
+        ),
+        (true, "observed on 2G/4G; the catalog's bands for Acme Blank name no radio technology, so it counts as capable of none (as DIRBS does)".into())
+    );
+    // RATs from earlier months count: seen on 4G only in August.
+    let only2g = [t(IMEI, "400011", "", 0, "2026-10-01", &[1], "002")];
+    let mut f = facts(IMEI, &only2g, Some(&g2), ListFlags::default());
+    assert!(!run(&d, &f, "2026-10-31").0);
+    f.earlier = Some(ImeiSeen {
+        imei: ImeiKey::body(IMEI),
+        first_seen: day("2026-08-03"),
+        last_seen: day("2026-08-09"),
+        rat: RatSet::parse_dirbs(b"006").unwrap(),
+    });
+    assert!(run(&d, &f, "2026-10-31").0);
     // Not in the catalog: gsma_not_found's business.
     assert!(
         !run(
@@ -531,7 +586,7 @@ fn list_dimensions() {
             ListFlags::BARRED_TAC,
             false,
             false,
-            "on the barred TAC list (its TAC): yes; not seen on any network in the loaded data",
+            "on the barred TAC list (its TAC): yes; never seen on any network",
         ),
     ];
     for &(module, lists, is_seen, want, text) in cases {
@@ -573,6 +628,19 @@ fn not_on_registration_list_with_exempt_device_types() {
         )
         .0
     );
+    // Device types compare exactly, as DIRBS's `device_type NOT IN (...)`: "modem" is not "Modem".
+    assert_eq!(
+        run(
+            &d,
+            &facts(IMEI, &seen, Some(&modem), ListFlags::default()),
+            "2026-10-31"
+        ),
+        (
+            true,
+            "on the registration list: no; device type modem".into()
+        )
+    );
+    let modem = model("Acme M", 1, true, Some("Modem"));
     assert_eq!(
         run(
             &d,
@@ -581,8 +649,34 @@ fn not_on_registration_list_with_exempt_device_types() {
         ),
         (
             false,
-            "on the registration list: no; device type modem (exempted)".into()
+            "on the registration list: no; device type Modem (exempted)".into()
         )
+    );
+    // With types exempted, DIRBS joins the catalog: a TAC it lacks, or a model with no device
+    // type, drops out.
+    let untyped = model("Acme U", 1, true, None);
+    for m in [None, Some(&untyped)] {
+        assert_eq!(
+            run(
+                &d,
+                &facts(IMEI, &seen, m, ListFlags::default()),
+                "2026-10-31"
+            ),
+            (
+                false,
+                "on the registration list: no; device type unknown, so left out while device types are exempted (as DIRBS does)".into()
+            )
+        );
+    }
+    // Without exempted types there is no join: an uncatalogued TAC is simply unregistered.
+    let plain = dim("not_on_registration_list", "");
+    assert!(
+        run(
+            &plain,
+            &facts(IMEI, &seen, None, ListFlags::default()),
+            "2026-10-31"
+        )
+        .0
     );
     assert!(
         !run(
@@ -736,4 +830,184 @@ fn month_windows_clamp_like_relativedelta() {
         Period::Months(12).window(day("2026-01-15")),
         (day("2025-01-16"), day("2026-01-15"))
     );
+}
+
+#[test]
+fn only_valid_imsis_and_msisdns_count_as_dirbs_defines_them() {
+    // IMSIs: 14 or 15 digits; MSISDNs: 12 to 15 (DIRBS is_valid_imsi, is_valid_msisdn).
+    let trip = [
+        t(
+            IMEI,
+            "4000100000001",
+            "99450000001",
+            0,
+            "2026-10-01",
+            &[1],
+            "",
+        ), // 13, 11
+        t(
+            IMEI,
+            "40001000000002",
+            "994500000002",
+            0,
+            "2026-10-01",
+            &[1],
+            "",
+        ), // 14, 12
+        t(
+            IMEI,
+            "400010000000003",
+            "994500000003",
+            0,
+            "2026-10-01",
+            &[1],
+            "",
+        ), // 15, 12
+        t(
+            IMEI,
+            "4000100000000041",
+            "9945000000041234",
+            0,
+            "2026-10-01",
+            &[1],
+            "",
+        ), // 16: unclean
+    ];
+    let f = facts(IMEI, &trip, None, ListFlags::default());
+    for (use_msisdn, want) in [
+        (false, "2 distinct valid IMSIs"),
+        (true, "2 distinct valid MSISDNs"),
+    ] {
+        let d = dim(
+            "duplicate_threshold",
+            &format!("threshold = 2\nperiod_days = 30\nuse_msisdn = {use_msisdn}"),
+        );
+        let (m, e) = run(&d, &f, "2026-10-30");
+        assert!(m);
+        assert!(e.starts_with(want), "{e}");
+    }
+    assert!(IdKey::parse(b"40001000000002").is_valid_imsi());
+    assert!(!IdKey::parse(b"4000100000001").is_valid_imsi());
+    assert!(IdKey::parse(b"994500000002").is_valid_msisdn());
+    assert!(!IdKey::parse(b"99450000001").is_valid_msisdn());
+    assert!(!IdKey::parse(b"").is_valid_msisdn());
+}
+
+#[test]
+fn transient_progression_takes_every_numeric_msisdn() {
+    // Valid MSISDNs make the volume; an 11-digit one still breaks the progression, as DIRBS's
+    // have_arithmetic_progression reads every MSISDN of the IMEI.
+    let d = dim("transient_imei", "period = 1\nnum_msisdns = 2");
+    let trip = [
+        t(
+            IMEI,
+            "400010000000001",
+            "994500000010",
+            0,
+            "2026-10-01",
+            &[10],
+            "",
+        ),
+        t(
+            IMEI,
+            "400010000000001",
+            "994500000020",
+            0,
+            "2026-10-01",
+            &[10],
+            "",
+        ),
+    ];
+    assert!(
+        run(
+            &d,
+            &facts(IMEI, &trip, None, ListFlags::default()),
+            "2026-10-10"
+        )
+        .0
+    );
+    let mut broken = trip.to_vec();
+    broken.push(t(
+        IMEI,
+        "400010000000001",
+        "99450000007",
+        0,
+        "2026-10-01",
+        &[10],
+        "",
+    ));
+    let (m, e) = run(
+        &d,
+        &facts(IMEI, &broken, None, ListFlags::default()),
+        "2026-10-10",
+    );
+    assert!(!m);
+    assert!(
+        e.contains("3 distinct MSISDNs not in arithmetic progression"),
+        "{e}"
+    );
+}
+
+#[test]
+fn earlier_months_make_an_imei_seen_with_its_first_sighting() {
+    // Not in the loaded months at all, but seen in June: DIRBS's network_imeis still has it.
+    let earlier = ImeiSeen {
+        imei: ImeiKey::body(IMEI),
+        first_seen: day("2026-06-10"),
+        last_seen: day("2026-06-12"),
+        rat: RatSet::parse_dirbs(b"002").unwrap(),
+    };
+    let mut f = facts(IMEI, &[], None, ListFlags::default());
+    assert!(!f.seen());
+    f.earlier = Some(earlier);
+    assert!(f.seen());
+    // RBI 01 allows 40 days: first seen 2026-06-10, so it counts from 2026-07-20.
+    let i01 = 1_000_000_000_001;
+    let mut f = facts(i01, &[], None, ListFlags::default());
+    f.earlier = Some(ImeiSeen {
+        imei: ImeiKey::body(i01),
+        ..earlier
+    });
+    let d = dim("gsma_not_found", "");
+    assert!(!run(&d, &f, "2026-07-19").0);
+    assert!(run(&d, &f, "2026-07-20").0);
+    // A later sighting in the loaded months does not move the first one.
+    let trip = [t(i01, "400010000000001", "", 0, "2026-10-01", &[1], "")];
+    f.triplets = &trip;
+    assert_eq!(f.first_seen(), Some(day("2026-06-10")));
+    // Monitoring, like every list dimension but stolen and barred, needs a sighting.
+    let d = dim("exists_in_monitoring_list", "");
+    assert!(
+        !run(
+            &d,
+            &facts(IMEI, &[], None, ListFlags::MONITORING),
+            "2026-10-31"
+        )
+        .0
+    );
+    let mut fm = facts(IMEI, &[], None, ListFlags::MONITORING);
+    fm.earlier = Some(earlier);
+    assert!(run(&d, &fm, "2026-10-31").0);
+}
+
+#[test]
+fn malformed_imeis_keep_their_tac_and_conditions_default_to_30_days_grace() {
+    assert_eq!(tac_of(ImeiKey::body(IMEI), None), Some(35_693_803));
+    assert_eq!(
+        tac_of(ImeiKey::raw(0), Some("35693803ABC")),
+        Some(35_693_803)
+    );
+    assert_eq!(tac_of(ImeiKey::raw(0), Some("3569380")), None);
+    assert_eq!(tac_of(ImeiKey::raw(0), Some("3569A803123")), None);
+    let c = Conditions::from_toml(
+        r#"
+        [[conditions]]
+        label = "x"
+        reason = "x"
+        blocking = true
+        dimensions = [{ module = "malformed_imei" }]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(c.conditions[0].grace_period_days, 30);
 }
