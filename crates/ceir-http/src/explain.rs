@@ -32,6 +32,9 @@ pub struct ClassificationSource {
     pub observations: Option<ObservationLoader>,
     /// The last state read, reused while `CURRENT` names the same run.
     cache: Mutex<Option<Arc<Classified>>>,
+    /// The catalog as classification sees it (a model's generations OR-ed over its TACs), read
+    /// once per run: an explanation agrees with the run it explains.
+    catalog: Mutex<Option<(Option<u64>, Arc<ModelCatalog>)>>,
 }
 
 impl std::fmt::Debug for ClassificationSource {
@@ -55,7 +58,25 @@ impl ClassificationSource {
             conditions,
             observations,
             cache: Mutex::new(None),
+            catalog: Mutex::new(None),
         }
+    }
+
+    async fn catalog(
+        &self,
+        run: Option<u64>,
+        store: &dyn ceir_store::Store,
+    ) -> Result<Arc<ModelCatalog>, ApiError> {
+        if let Ok(c) = self.catalog.lock() {
+            if let Some((_, cat)) = c.as_ref().filter(|(r, _)| *r == run) {
+                return Ok(cat.clone());
+            }
+        }
+        let cat = Arc::new(ModelCatalog::from_models(&store.catalog_models().await?));
+        if let Ok(mut c) = self.catalog.lock() {
+            *c = Some((run, cat.clone()));
+        }
+        Ok(cat)
     }
 
     fn state(&self) -> Result<Option<Arc<Classified>>, ApiError> {
@@ -116,15 +137,18 @@ pub async fn get_explain(
         }
     }
     let memberships = Memberships::from_lists(lists, tacs);
-    // Only this TAC's model: its capability is the TAC's own, not OR-ed across the model's
-    // other TACs as a full classification does.
-    let catalog = ModelCatalog::from_models(store.tac(imei.tac()).await?.as_ref());
     let vis = SubscriberVisibility::of(&state, actor).await?;
     let show = actor.can(Capability::ReadSubscriberData);
     let today = Day::of(state.registry.clock().now());
     let src2 = src.clone();
+    let classified = tokio::task::spawn_blocking(move || src2.state())
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+    let catalog = src
+        .catalog(classified.as_ref().map(|c| c.run.id), store.as_ref())
+        .await?;
+    let src2 = src.clone();
     let mut explanation = tokio::task::spawn_blocking(move || -> Result<Explanation, ApiError> {
-        let classified = src2.state()?;
         let date = classified.as_ref().map_or(today, |c| c.run.analysis_date);
         let days = src2.conditions.lookback_days().max(31);
         let batch = match &src2.observations {

@@ -173,7 +173,7 @@ impl ObservationStore {
     /// merged across imports (days and RAT sets OR-ed), sorted by (imei, imsi, msisdn, operator,
     /// month). Day masks are returned whole; `Triplet::days_within` narrows them to the window.
     pub fn load(&self, start: Day, end: Day) -> Result<TripletBatch, ObserveError> {
-        self.load_with(start, end, false)
+        self.load_with(start, end, false, None)
     }
 
     /// What classification reads for an analysis window `[start, end]`:
@@ -190,10 +190,27 @@ impl ObservationStore {
         start: Day,
         end: Day,
     ) -> Result<TripletBatch, ObserveError> {
-        self.load_with(start, end, true)
+        self.load_with(start, end, true, None)
     }
 
-    fn load_with(&self, start: Day, end: Day, whole: bool) -> Result<TripletBatch, ObserveError> {
+    /// [`ObservationStore::load_for_classification`] for one IMEI (as DIRBS normalises it),
+    /// reading only the row groups and rows that hold it: what one explanation needs.
+    pub fn load_imei_for_classification(
+        &self,
+        imei_norm: &str,
+        start: Day,
+        end: Day,
+    ) -> Result<TripletBatch, ObserveError> {
+        self.load_with(start, end, true, Some(imei_norm))
+    }
+
+    fn load_with(
+        &self,
+        start: Day,
+        end: Day,
+        whole: bool,
+        only: Option<&str>,
+    ) -> Result<TripletBatch, ObserveError> {
         let manifest = self.manifest()?;
         let mut operators: Vec<String> = Vec::new();
         let mut raw_index: HashMap<String, u32> = HashMap::new();
@@ -215,7 +232,7 @@ impl ObservationStore {
             let dir = self.partition_dir(&p.month, &p.operator);
             if month.next_month_start() <= start {
                 if whole {
-                    let part = parquet_io::read_imeis_seen(&dir.join(&p.imeis_file))?;
+                    let part = parquet_io::read_imeis_seen(&dir.join(&p.imeis_file), only)?;
                     for mut h in part.seen {
                         if let Some(i) = h.imei.raw_index() {
                             let text = part.raw_imeis.get(i as usize).cloned().unwrap_or_default();
@@ -235,7 +252,7 @@ impl ObservationStore {
             };
             let op = u16::try_from(op)
                 .map_err(|_| ObserveError::Corrupt("more than 65,535 operators".into()))?;
-            let part = parquet_io::read_triplets(&dir.join(&p.triplets_file), month)?;
+            let part = parquet_io::read_triplets(&dir.join(&p.triplets_file), month, only)?;
             for mut t in part.triplets {
                 let keep = if whole {
                     t.days != 0 && t.first_seen() <= end
@@ -456,7 +473,7 @@ impl Writer {
                 .find(|p| p.month == label && p.operator == inc.operator)
                 .cloned();
             let existing = match &current {
-                Some(p) => parquet_io::read_triplets(&dir.join(&p.triplets_file), month)?,
+                Some(p) => parquet_io::read_triplets(&dir.join(&p.triplets_file), month, None)?,
                 None => parquet_io::Part::default(),
             };
             let before = existing.triplets.len() as u64;

@@ -97,10 +97,14 @@ fn column<'a, T: 'static>(
 }
 
 /// Reads a partition's triplets file (they are stored in partition order).
-pub(crate) fn read_triplets(path: &Path, month: Day) -> Result<Part, ObserveError> {
+pub(crate) fn read_triplets(
+    path: &Path,
+    month: Day,
+    only: Option<&str>,
+) -> Result<Part, ObserveError> {
     let f = File::open(path).map_err(io_err(path))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .map_err(pq_err(path))?
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq_err(path))?;
+    let reader = only_imei(builder, only)
         .with_batch_size(BATCH)
         .build()
         .map_err(pq_err(path))?;
@@ -163,12 +167,12 @@ pub(crate) struct PartSeen {
 }
 
 /// Reads the aggregate columns of a partition's `.imeis.parquet` (the others are not decoded).
-pub(crate) fn read_imeis_seen(path: &Path) -> Result<PartSeen, ObserveError> {
+pub(crate) fn read_imeis_seen(path: &Path, only: Option<&str>) -> Result<PartSeen, ObserveError> {
     let f = File::open(path).map_err(io_err(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq_err(path))?;
     let wanted = ["imei_norm", "first_seen", "last_seen", "rat"];
     let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), wanted);
-    let reader = builder
+    let reader = only_imei(builder, only)
         .with_projection(mask)
         .with_batch_size(BATCH)
         .build()
@@ -199,6 +203,43 @@ pub(crate) fn read_imeis_seen(path: &Path) -> Result<PartSeen, ObserveError> {
         }
     }
     Ok(part)
+}
+
+/// Narrows a reader to one IMEI's rows: the files are sorted by `imei_norm` (column 0), so its
+/// statistics skip every row group that cannot hold it, and a row filter decodes the other
+/// columns only for its rows. One device's explanation then reads kilobytes, not the month.
+fn only_imei(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    only: Option<&str>,
+) -> ParquetRecordBatchReaderBuilder<File> {
+    use arrow::array::Scalar;
+    use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
+    let Some(text) = only else {
+        return builder;
+    };
+    let want = text.as_bytes();
+    let groups: Vec<usize> = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .enumerate()
+        .filter(|(_, rg)| {
+            let st = rg.columns().first().and_then(|c| c.statistics());
+            match st.map(|s| (s.min_bytes_opt(), s.max_bytes_opt())) {
+                Some((Some(lo), Some(hi))) => lo <= want && want <= hi,
+                _ => true,
+            }
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [0]);
+    let needle = Scalar::new(StringArray::from(vec![text.to_owned()]));
+    let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+        arrow::compute::kernels::cmp::eq(batch.column(0), &needle)
+    });
+    builder
+        .with_row_groups(groups)
+        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
 }
 
 /// Exactly 14 digits: a stored well-formed IMEI.

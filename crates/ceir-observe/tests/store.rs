@@ -479,3 +479,48 @@ fn classification_sees_earlier_months_through_the_aggregates() {
         RatSet::parse_dirbs(b"001|002|006").unwrap()
     );
 }
+
+/// One device's load (statistics and a row filter) is the full load narrowed to that device.
+#[test]
+fn one_imei_load_is_the_full_load_narrowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObservationStore::open(dir.path()).unwrap();
+    import(&store, "azercell", "aa", &first()).unwrap();
+    for (start, end) in [("2026-11-20", "2026-11-30"), ("2026-10-01", "2026-11-30")] {
+        let all = store.load_for_classification(d(start), d(end)).unwrap();
+        for text in ["35693803564380", "12AB", "35693803564381"] {
+            let one = store
+                .load_imei_for_classification(text, d(start), d(end))
+                .unwrap();
+            let mine = |b: &TripletBatch, k: ImeiKey| b.imei_text(k) == text;
+            let want: Vec<Triplet> = all
+                .triplets
+                .iter()
+                .filter(|t| mine(&all, t.imei))
+                .map(|t| Triplet {
+                    imei: ImeiKey(0),
+                    ..*t
+                })
+                .collect();
+            let got: Vec<Triplet> = one
+                .triplets
+                .iter()
+                .map(|t| Triplet {
+                    imei: ImeiKey(0),
+                    ..*t
+                })
+                .collect();
+            assert_eq!(got, want, "{text} {start}..{end}");
+            assert!(one.triplets.iter().all(|t| mine(&one, t.imei)));
+            let hist = |b: &TripletBatch| -> Vec<(Day, Day)> {
+                b.history
+                    .iter()
+                    .filter(|h| mine(b, h.imei))
+                    .map(|h| (h.first_seen, h.last_seen))
+                    .collect()
+            };
+            assert_eq!(hist(&one), hist(&all), "{text}");
+            assert_eq!(one.history.len(), hist(&one).len());
+        }
+    }
+}

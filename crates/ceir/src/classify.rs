@@ -52,12 +52,22 @@ fn observation_store(data: &Path) -> Result<ceir_observe::ObservationStore> {
 /// whole, sorted by IMEI, and every IMEI's earlier sightings.
 pub fn load_observations(data: &Path, start: Day, end: Day) -> Result<Batch> {
     let b = observation_store(data)?.load_for_classification(start, end)?;
-    Ok(Batch {
+    Ok(batch(b))
+}
+
+/// The same for one device only: what an explanation reads.
+pub fn load_device(data: &Path, imei: &ImeiNorm, start: Day, end: Day) -> Result<Batch> {
+    let b = observation_store(data)?.load_imei_for_classification(&imei.to_string(), start, end)?;
+    Ok(batch(b))
+}
+
+fn batch(b: ceir_observe::TripletBatch) -> Batch {
+    Batch {
         operators: b.operators,
         raw_imeis: b.raw_imeis,
         triplets: b.triplets,
         history: b.history,
-    })
+    }
 }
 
 fn parse_day(s: &str) -> Result<Day> {
@@ -246,16 +256,7 @@ pub fn explain_source(data: &Path) -> Result<ceir_http::explain::ClassificationS
     let root = data.to_path_buf();
     let loader: ceir_http::explain::ObservationLoader = std::sync::Arc::new(
         move |imei: &ImeiNorm, start: Day, end: Day| -> Result<Batch, String> {
-            // The store loads whole windows; keep only this device's triplets.
-            let mut b = load_observations(&root, start, end).map_err(|e| format!("{e:#}"))?;
-            if let Some(k) = b.view().key_of(imei) {
-                b.triplets.retain(|t| t.imei == k);
-                b.history.retain(|h| h.imei == k);
-            } else {
-                b.triplets.clear();
-                b.history.clear();
-            }
-            Ok(b)
+            load_device(&root, imei, start, end).map_err(|e| format!("{e:#}"))
         },
     );
     Ok(ceir_http::explain::ClassificationSource::new(
@@ -303,7 +304,7 @@ pub async fn explain(store: &dyn Store, data: &Path, args: &ExplainArgs) -> Resu
         (None, None) => observation_store(data)?.last_day()?.unwrap_or_else(today),
     };
     let (start, end) = window(&conditions, date);
-    let batch = load_observations(data, start, end)?;
+    let batch = load_device(data, &imei, start, end)?;
     let catalog = load_catalog(store).await?;
     let memberships = memberships_of(store, &imei).await?;
     let e = ceir_classify::explain(
