@@ -312,7 +312,20 @@ fn init_tracing(json: bool) {
     }
 }
 
+/// Rust ignores SIGPIPE, so `ceir import jobs | head` would panic on the first write after
+/// `head` exits. A command-line tool should end quietly instead, as the default action does.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn default_sigpipe() {
+    // SAFETY: sets the disposition of one signal to its default before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    #[cfg(unix)]
+    default_sigpipe();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
