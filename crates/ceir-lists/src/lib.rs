@@ -31,6 +31,8 @@ pub const CURRENT: &str = "CURRENT";
 pub const MANIFEST: &str = "manifest.json";
 pub const SIGNATURE: &str = "manifest.json.sig";
 pub const SNAPSHOT: &str = "snapshot.bin";
+/// Held (an exclusive lock on the file) by the one list generation that may publish at a time.
+pub const LOCK: &str = ".lock";
 
 /// DIRBS `list_generation` settings, with DIRBS's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -130,6 +132,8 @@ pub enum ListsError {
     },
     #[error("the previous run's snapshot {path} is unreadable: {reason}; to start afresh, remove DIR/lists/CURRENT (the next deltas are then whole lists)")]
     Snapshot { path: PathBuf, reason: String },
+    #[error("another list generation is running (it holds the lock on {0}); wait for it to finish, then run again")]
+    Busy(PathBuf),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]

@@ -1,7 +1,8 @@
 //! Publishing a run under `DIR/lists`: everything is written into a temporary directory, fsynced,
 //! renamed to `run-<n>`, and made current by one atomic rename of the small `CURRENT` pointer.
 //! A kill at any point leaves the previous run current; the leftovers are removed by the next
-//! run, which can simply be repeated.
+//! run, which can simply be repeated. One generation publishes at a time: it holds an exclusive
+//! lock on `DIR/lists/.lock` throughout (the kernel releases it when the process dies).
 
 use crate::compute::Lists;
 use crate::csvout::{Out, Written};
@@ -9,7 +10,7 @@ use crate::delta::{self, BLOCKLIST_CHANGES, EXCEPTION_CHANGES, NOTIFICATION_CHAN
 use crate::key::NodeKey;
 use crate::manifest::{self, FileEntry, Manifest, ManifestOperator, FORMAT};
 use crate::snapshot::{self, Snapshot};
-use crate::{ListsError, CURRENT, MANIFEST, SIGNATURE, SNAPSHOT};
+use crate::{ListsError, CURRENT, LOCK, MANIFEST, SIGNATURE, SNAPSHOT};
 use std::path::{Path, PathBuf};
 
 /// What the manifest says besides the files.
@@ -94,6 +95,22 @@ pub fn runs(root: &Path) -> Result<Vec<RunInfo>, ListsError> {
     }
     out.sort_by_key(|r| std::cmp::Reverse(r.run));
     Ok(out)
+}
+
+/// Takes the publication lock, or says who holds it. Kept until the returned file is dropped.
+fn lock(root: &Path) -> Result<std::fs::File, ListsError> {
+    let path = root.join(LOCK);
+    let f = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(ListsError::io(&path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ListsError::Busy(path)),
+        Err(std::fs::TryLockError::Error(e)) => Err(ListsError::Io { path, source: e }),
+    }
 }
 
 fn sync_dir(path: &Path) -> Result<(), ListsError> {
@@ -339,6 +356,8 @@ pub fn publish(
     meta: &PublishMeta,
 ) -> Result<RunSummary, ListsError> {
     std::fs::create_dir_all(root).map_err(ListsError::io(root))?;
+    // Held to the end: another generation's clean() would remove this one's temporary run.
+    let _lock = lock(root)?;
     let current = current_run(root)?;
     clean(root, current)?;
     let old = match current {

@@ -538,3 +538,35 @@ fn a_damaged_snapshot_is_never_used_as_a_base() {
     assert!(err.to_string().contains("SHA-256 differs"), "{err}");
     assert_eq!(ceir_lists::current_run(&root).unwrap(), Some(1));
 }
+
+#[test]
+fn a_second_generation_is_refused_while_one_publishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    // Another process is writing run 2: it holds the lock and has a temporary run under way.
+    let other = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join(".lock"))
+        .unwrap();
+    other.try_lock().unwrap();
+    std::fs::create_dir_all(root.join(".tmp-run-2/nar")).unwrap();
+    let err = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("another list generation is running"),
+        "{err}"
+    );
+    assert!(
+        root.join(".tmp-run-2/nar").is_dir(),
+        "the other's work is left alone"
+    );
+    assert_eq!(ceir_lists::current_run(&root).unwrap(), Some(1));
+    drop(other);
+    let r = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!(r.run, 2);
+    assert!(!root.join(".tmp-run-2").exists());
+}
