@@ -181,6 +181,7 @@ fn publish_lists() -> tempfile::TempDir {
     let meta = ceir_lists::PublishMeta {
         country: "AZ".into(),
         classification_run: Some(1),
+        full_base: false,
     };
     ceir_lists::publish(dir.path(), &lists, &lists_key(), &meta).unwrap();
     dir

@@ -142,6 +142,7 @@ fn bench(c: &mut Criterion) {
     let meta = PublishMeta {
         country: "AZ".into(),
         classification_run: None,
+        full_base: false,
     };
     let date = Day::parse_iso("2026-11-01").unwrap();
 

@@ -65,6 +65,13 @@ impl Default for ListConfig {
     }
 }
 
+/// A blocking condition as a manifest records it: what the lists' reasons come from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct BlockingCondition {
+    pub label: String,
+    pub reason: String,
+}
+
 /// A condition of the classification: only blocking ones make lists; the reason is what lists
 /// print (as DIRBS takes it from the condition's configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,8 +137,14 @@ pub enum ListsError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the previous run's snapshot {path} is unreadable: {reason}; to start afresh, remove DIR/lists/CURRENT (the next deltas are then whole lists)")]
+    #[error("{path}: not a readable lists snapshot: {reason}")]
     Snapshot { path: PathBuf, reason: String },
+    /// The latest run cannot serve as the base of the deltas.
+    #[error("run-{run}, the latest run, cannot be the base of the deltas: {reason}. Publish the next run with deltas against an empty base instead (`ceir lists generate --full-base`): its manifest says so, operators reload the full lists, and run-{run} and earlier stay published")]
+    Base { run: u64, reason: String },
+    /// The lists are made otherwise than the base run's (DIRBS refuses such deltas too).
+    #[error("the lists are now made differently from run-{run}, the base of the deltas: {}. Deltas across such a change would misreport it as changes of devices: restore the previous settings, or publish with deltas against an empty base (`ceir lists generate --full-base`), after which operators reload the full lists", differences.join("; "))]
+    ConfigChanged { run: u64, differences: Vec<String> },
     #[error("another list generation is running (it holds the lock on {0}); wait for it to finish, then run again")]
     Busy(PathBuf),
     #[error("{0}")]

@@ -1,15 +1,17 @@
 //! The manifest of a run (what files, how many rows, their SHA-256) and its detached Ed25519
 //! signature; verification names every thing that is wrong.
 
+use crate::compute::Lists;
 use crate::key::PublicKey;
-use crate::{ListsError, CURRENT, MANIFEST, SIGNATURE};
+use crate::{BlockingCondition, ListConfig, ListsError, CURRENT, MANIFEST, SIGNATURE};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-pub const FORMAT: &str = "ceir-lists/1";
+/// Version 2 added the configuration fingerprint and the empty-base flag.
+pub const FORMAT: &str = "ceir-lists/2";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestOperator {
@@ -47,14 +49,23 @@ pub struct Manifest {
     pub run: u64,
     /// The list date, `yyyy-mm-dd`.
     pub date: String,
-    /// The run the deltas are against; none for a first run (deltas are then whole lists).
+    /// The run the deltas are against; none when they are against an empty base (a first run,
+    /// or `full_base`): every row of the lists is then in the deltas as new.
     pub previous_run: Option<u64>,
+    /// Earlier runs exist, but the deltas are against an empty base on request (the latest
+    /// run's snapshot was lost, or the configuration changed): reload the full lists.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_base: bool,
     /// The classification run the lists come from.
     pub classification_run: Option<u64>,
     /// The node's country (ISO 3166 alpha-2).
     pub country: String,
     /// The signing key's id (see [`PublicKey::key_id`]).
     pub key_id: String,
+    /// The list settings the run was made with.
+    pub config: ListConfig,
+    /// The blocking conditions the run was made with.
+    pub blocking_conditions: Vec<BlockingCondition>,
     pub operators: Vec<ManifestOperator>,
     pub files: Vec<FileEntry>,
 }
@@ -68,6 +79,61 @@ impl Manifest {
     pub fn file(&self, path: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.path == path)
     }
+}
+
+/// How `lists` are made otherwise than the run of `base` (DIRBS's list generation sanity
+/// check): the list settings, the blocking conditions, and the operators with their networks.
+/// Operator names are left out: they route nothing. Empty when deltas between them are sound.
+pub(crate) fn differences(base: &Manifest, lists: &Lists) -> Vec<String> {
+    let mut out = Vec::new();
+    let json = |c: &ListConfig| match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (was, now) = (json(&base.config), json(&lists.config));
+    for (k, v) in &now {
+        match was.get(k) {
+            Some(w) if w == v => {}
+            Some(w) => out.push(format!("{k} is {v}, was {w}")),
+            None => out.push(format!("{k} is {v}, was not recorded")),
+        }
+    }
+    for c in &lists.blocking_conditions {
+        match base.blocking_conditions.iter().find(|b| b.label == c.label) {
+            None => out.push(format!("blocking condition {} is new", c.label)),
+            Some(b) if b.reason != c.reason => out.push(format!(
+                "blocking condition {} has the reason {:?}, was {:?}",
+                c.label, c.reason, b.reason
+            )),
+            Some(_) => {}
+        }
+    }
+    for b in &base.blocking_conditions {
+        if !lists.blocking_conditions.iter().any(|c| c.label == b.label) {
+            out.push(format!("blocking condition {} is gone", b.label));
+        }
+    }
+    for o in &lists.region_operators {
+        match base.operators.iter().find(|b| b.id == o.id) {
+            None => out.push(format!("operator {} is new", o.id)),
+            Some(b) if b.mcc_mnc != o.mcc_mnc => out.push(format!(
+                "operator {} runs {}, ran {}",
+                o.id,
+                o.mcc_mnc.join(","),
+                b.mcc_mnc.join(",")
+            )),
+            Some(_) => {}
+        }
+    }
+    for b in &base.operators {
+        if !lists.region_operators.iter().any(|o| o.id == b.id) {
+            out.push(format!(
+                "operator {} is gone: its lists would stop without a delta telling it",
+                b.id
+            ));
+        }
+    }
+    out
 }
 
 /// One thing wrong with a set of lists.

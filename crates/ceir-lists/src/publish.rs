@@ -1,8 +1,12 @@
 //! Publishing a run under `DIR/lists`: everything is written into a temporary directory, fsynced,
 //! renamed to `run-<n>`, and made current by one atomic rename of the small `CURRENT` pointer.
-//! A kill at any point leaves the previous run current; the leftovers are removed by the next
-//! run, which can simply be repeated. One generation publishes at a time: it holds an exclusive
+//! A kill at any point leaves the previous run current; a temporary run is removed by the next
+//! one, which can simply be repeated. One generation publishes at a time: it holds an exclusive
 //! lock on `DIR/lists/.lock` throughout (the kernel releases it when the process dies).
+//!
+//! Published runs are never removed or renumbered, so `runs/<n>` always means the same files: the
+//! next run is numbered after the highest `run-<n>` there is, and its deltas are against that
+//! run (complete once renamed, even if a kill kept it from becoming current).
 
 use crate::compute::Lists;
 use crate::csvout::{Out, Written};
@@ -19,6 +23,9 @@ pub struct PublishMeta {
     /// ISO 3166 alpha-2.
     pub country: String,
     pub classification_run: Option<u64>,
+    /// Deltas against an empty base instead of the latest run: when its snapshot is lost or
+    /// damaged, or the list configuration changed. The manifest says so.
+    pub full_base: bool,
 }
 
 /// A published run.
@@ -118,15 +125,13 @@ fn sync_dir(path: &Path) -> Result<(), ListsError> {
     d.sync_all().map_err(ListsError::io(path))
 }
 
-/// Removes what a killed run left: temporary directories and runs never made current.
-fn clean(root: &Path, current: Option<u64>) -> Result<(), ListsError> {
+/// Removes what a killed run left before its rename: temporary directories and pointer. Runs
+/// are never removed: once renamed, a run is complete and may have been downloaded.
+fn clean(root: &Path) -> Result<(), ListsError> {
     let rd = std::fs::read_dir(root).map_err(ListsError::io(root))?;
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let stale = name.starts_with(".tmp-")
-            || name == format!("{CURRENT}.tmp")
-            || parse_run(&name).is_some_and(|n| current.is_none_or(|c| n > c));
-        if stale {
+        if name.starts_with(".tmp-") || name == format!("{CURRENT}.tmp") {
             let p = e.path();
             let r = if p.is_dir() {
                 std::fs::remove_dir_all(&p)
@@ -164,24 +169,42 @@ impl Made {
     }
 }
 
-/// The previous run's snapshot, checked against its manifest so a damaged base is never used.
-fn previous(root: &Path, run: u64) -> Result<Snapshot, ListsError> {
+/// The highest `run-<n>` directory, current or not.
+fn highest_run(root: &Path) -> Result<Option<u64>, ListsError> {
+    let rd = std::fs::read_dir(root).map_err(ListsError::io(root))?;
+    Ok(rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| parse_run(&e.file_name().to_string_lossy()))
+        .max())
+}
+
+/// The base run's snapshot, checked against its manifest so a damaged base is never used, and
+/// only if `lists` are made as that run's were.
+fn previous(root: &Path, run: u64, lists: &Lists) -> Result<Snapshot, ListsError> {
     let dir = run_dir(root, run);
-    let path = dir.join(SNAPSHOT);
-    let bad = |reason: String| ListsError::Snapshot {
-        path: path.clone(),
-        reason,
-    };
-    let bytes = std::fs::read(dir.join(MANIFEST)).map_err(ListsError::io(dir.join(MANIFEST)))?;
-    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    let Some(entry) = m.file(SNAPSHOT) else {
-        return Err(bad("the run's manifest does not list it".into()));
-    };
-    let (_, sha) = manifest::sha256_file(&path).map_err(|e| bad(e.to_string()))?;
-    if sha != entry.sha256 {
-        return Err(bad("its SHA-256 differs from the manifest's".into()));
+    let bad = |reason: String| ListsError::Base { run, reason };
+    let mpath = dir.join(MANIFEST);
+    let bytes = std::fs::read(&mpath).map_err(|e| bad(format!("{}: {e}", mpath.display())))?;
+    let m: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{}: {e}", mpath.display())))?;
+    let differences = manifest::differences(&m, lists);
+    if !differences.is_empty() {
+        return Err(ListsError::ConfigChanged { run, differences });
     }
-    snapshot::read(&path)
+    let path = dir.join(SNAPSHOT);
+    let Some(entry) = m.file(SNAPSHOT) else {
+        return Err(bad(format!("its manifest does not list {SNAPSHOT}")));
+    };
+    let (_, sha) =
+        manifest::sha256_file(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    if sha != entry.sha256 {
+        return Err(bad(format!(
+            "{}: its SHA-256 differs from the manifest's",
+            path.display()
+        )));
+    }
+    snapshot::read(&path).map_err(|e| bad(e.to_string()))
 }
 
 fn full_blocklist(dir: &Path, l: &Lists) -> Result<Vec<Made>, ListsError> {
@@ -347,8 +370,8 @@ fn link_blocklists(dir: &Path, l: &Lists, shared: &[Made]) -> Result<Vec<Made>, 
     Ok(made)
 }
 
-/// Writes `lists` as the next run under `root` (`DIR/lists`), with deltas against the current
-/// run, signs its manifest with `key`, and makes it current.
+/// Writes `lists` as the next run under `root` (`DIR/lists`), with deltas against the latest run
+/// (or an empty base with `meta.full_base`), signs its manifest with `key`, and makes it current.
 pub fn publish(
     root: &Path,
     lists: &Lists,
@@ -358,13 +381,22 @@ pub fn publish(
     std::fs::create_dir_all(root).map_err(ListsError::io(root))?;
     // Held to the end: another generation's clean() would remove this one's temporary run.
     let _lock = lock(root)?;
-    let current = current_run(root)?;
-    clean(root, current)?;
-    let old = match current {
-        Some(c) => previous(root, c)?,
-        None => Snapshot::empty(lists.date),
+    clean(root)?;
+    // CURRENT lags the highest run only after a kill between the rename and its switch; either
+    // may be missing after a restore.
+    let current = match current_run(root) {
+        Ok(c) => c,
+        // Garbage in the pointer: the run directories say which is latest, and it is rewritten.
+        Err(ListsError::Invalid(_)) => None,
+        Err(e) => return Err(e),
     };
-    let run = current.map_or(1, |c| c + 1);
+    let latest = current.max(highest_run(root)?);
+    let (old, previous_run) = match latest {
+        Some(l) if !meta.full_base => (previous(root, l, lists)?, Some(l)),
+        _ => (Snapshot::empty(lists.date), None),
+    };
+    let full_base = meta.full_base && latest.is_some();
+    let run = latest.map_or(1, |l| l + 1);
     let tmp = root.join(format!(".tmp-run-{run}"));
     std::fs::create_dir_all(&tmp).map_err(ListsError::io(&tmp))?;
     for id in &lists.operators {
@@ -425,10 +457,13 @@ pub fn publish(
         format: FORMAT.into(),
         run,
         date: lists.date.to_string(),
-        previous_run: current,
+        previous_run,
+        full_base,
         classification_run: meta.classification_run,
         country: meta.country.clone(),
         key_id: key.public().key_id(),
+        config: lists.config.clone(),
+        blocking_conditions: lists.blocking_conditions.clone(),
         operators: lists
             .region_operators
             .iter()

@@ -189,14 +189,16 @@ fn run2() -> Scenario {
 }
 
 fn lists_of(s: &Scenario, cfg: &ListConfig) -> Lists {
-    let region = Region::default_for("AZ").unwrap();
-    let conditions = conditions();
+    lists_with(s, cfg, &conditions(), &Region::default_for("AZ").unwrap())
+}
+
+fn lists_with(s: &Scenario, cfg: &ListConfig, conditions: &[Condition], region: &Region) -> Lists {
     let golden: HashSet<u64> = [G, G2].into();
     let barred: HashSet<u64> = [P3].into();
     let barred_tacs: HashSet<u32> = [49_000_000].into();
     let input = ListInput {
         date: s.date,
-        conditions: &conditions,
+        conditions,
         triplets: &s.triplets,
         triplet_operators: &s.operators,
         raw_imeis: &s.raw,
@@ -204,7 +206,7 @@ fn lists_of(s: &Scenario, cfg: &ListConfig) -> Lists {
         golden: &golden,
         barred: &barred,
         barred_tacs: &barred_tacs,
-        region: &region,
+        region,
         config: cfg,
     };
     compute(
@@ -228,6 +230,14 @@ fn meta() -> PublishMeta {
     PublishMeta {
         country: "AZ".into(),
         classification_run: Some(1),
+        full_base: false,
+    }
+}
+
+fn full_base() -> PublishMeta {
+    PublishMeta {
+        full_base: true,
+        ..meta()
     }
 }
 
@@ -507,11 +517,9 @@ fn a_killed_run_leaves_the_previous_one_current_and_is_repeated() {
     let root = tmp.path().join("lists");
     let cfg = ListConfig::default();
     publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
-    // What a kill leaves at various points: a half-written temporary run, a renamed run whose
-    // pointer was never switched, a half-written pointer.
+    // What a kill before the rename leaves: a half-written temporary run and pointer.
     std::fs::create_dir_all(root.join(".tmp-run-2/nar")).unwrap();
     std::fs::write(root.join(".tmp-run-2/nar/notifications.csv"), "imei,im").unwrap();
-    std::fs::create_dir_all(root.join("run-2")).unwrap();
     std::fs::write(root.join("CURRENT.tmp"), "run-").unwrap();
     assert_eq!(ceir_lists::current_run(&root).unwrap(), Some(1));
     assert_eq!(ceir_lists::runs(&root).unwrap().len(), 1);
@@ -523,8 +531,81 @@ fn a_killed_run_leaves_the_previous_one_current_and_is_repeated() {
     assert!(verify(&root, &key().public(), None).unwrap().ok());
 }
 
+/// The bytes of every file of a run, to show it is unchanged.
+fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let rel = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &format!("{rel}/"), out);
+            } else {
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
 #[test]
-fn a_damaged_snapshot_is_never_used_as_a_base() {
+fn a_run_renamed_but_never_made_current_is_the_next_base() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    let r2 = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    // A kill between the rename of run-2 and the switch of CURRENT.
+    std::fs::write(root.join("CURRENT"), "run-1\n").unwrap();
+    assert_eq!(ceir_lists::runs(&root).unwrap().len(), 1, "not served yet");
+    let before = contents(&r2.dir);
+    let r3 = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!((r3.run, r3.manifest.previous_run), (3, Some(2)));
+    for f in r3.manifest.files.iter().filter(|f| f.kind == "delta") {
+        assert_eq!(f.rows, 0, "{}: the same lists as run-2", f.path);
+    }
+    assert_eq!(contents(&r2.dir), before);
+    assert_eq!(
+        ceir_lists::runs(&root)
+            .unwrap()
+            .iter()
+            .map(|r| (r.run, r.previous_run))
+            .collect::<Vec<_>>(),
+        vec![(3, Some(2)), (2, Some(1)), (1, None)]
+    );
+}
+
+#[test]
+fn published_runs_survive_a_lost_current_pointer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    let r1 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    let r2 = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    let (one, two) = (contents(&r1.dir), contents(&r2.dir));
+    std::fs::remove_file(root.join("CURRENT")).unwrap();
+    let r3 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    // Numbered after the highest run, with deltas against it; runs/1 and runs/2 unchanged.
+    assert_eq!((r3.run, r3.manifest.previous_run), (3, Some(2)));
+    assert_eq!(
+        r3.manifest
+            .file("blocklist_delta_unblocked.csv")
+            .unwrap()
+            .rows,
+        1
+    );
+    assert_eq!(contents(&r1.dir), one);
+    assert_eq!(contents(&r2.dir), two);
+    // Garbage in the pointer, likewise.
+    std::fs::write(root.join("CURRENT"), "run-x\n").unwrap();
+    let r4 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!((r4.run, r4.manifest.previous_run), (4, Some(3)));
+    assert_eq!(ceir_lists::runs(&root).unwrap().len(), 4);
+}
+
+#[test]
+fn a_damaged_snapshot_is_never_used_as_a_base_and_a_full_base_recovers() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("lists");
     let cfg = ListConfig::default();
@@ -535,8 +616,80 @@ fn a_damaged_snapshot_is_never_used_as_a_base() {
     bytes[last] ^= 1;
     std::fs::write(&snap, bytes).unwrap();
     let err = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap_err();
-    assert!(err.to_string().contains("SHA-256 differs"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("SHA-256 differs"), "{text}");
+    assert!(text.contains("--full-base"), "{text}");
+    assert!(
+        !text.contains("remove"),
+        "no advice to delete anything: {text}"
+    );
     assert_eq!(ceir_lists::current_run(&root).unwrap(), Some(1));
+    // The recovery: deltas against an empty base, and the manifest says so.
+    let r2 = publish(&root, &lists_of(&run2(), &cfg), &key(), &full_base()).unwrap();
+    assert_eq!((r2.run, r2.manifest.previous_run), (2, None));
+    assert!(r2.manifest.full_base);
+    let text = std::fs::read_to_string(r2.dir.join("manifest.json")).unwrap();
+    assert!(text.contains("\"full_base\": true"), "{text}");
+    let rows = |p: &str| r2.manifest.file(p).unwrap().rows;
+    assert_eq!(rows("blocklist_delta_blocked.csv"), rows("blocklist.csv"));
+    assert_eq!(rows("blocklist_delta_unblocked.csv"), 0);
+    assert!(
+        r.dir.join("manifest.json").is_file(),
+        "run-1 stays published"
+    );
+    // The next run is against run-2 again, as usual.
+    let r3 = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!(
+        (r3.manifest.previous_run, r3.manifest.full_base),
+        (Some(2), false)
+    );
+}
+
+#[test]
+fn deltas_across_a_configuration_change_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    let r1 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!(r1.manifest.config, cfg);
+    assert_eq!(
+        r1.manifest
+            .blocking_conditions
+            .iter()
+            .map(|c| c.label.as_str())
+            .collect::<Vec<_>>(),
+        ["duplicate_mk1", "not_on_registration_list", "stolen_list"]
+    );
+    let longer = ListConfig {
+        lookback_days: cfg.lookback_days + 30,
+        ..cfg.clone()
+    };
+    let err = publish(&root, &lists_of(&run2(), &longer), &key(), &meta()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("lookback_days is"), "{text}");
+    assert!(text.contains("--full-base"), "{text}");
+    // A condition's reason changes.
+    let s = run2();
+    let mut changed = conditions();
+    changed[0].reason = "stolen or lost".into();
+    let l = lists_with(&s, &cfg, &changed, &Region::default_for("AZ").unwrap());
+    let err = publish(&root, &l, &key(), &meta()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("blocking condition stolen_list has the reason"),
+        "{err}"
+    );
+    // An operator leaves the region: its rows must not vanish without a word.
+    let mut region = Region::default_for("AZ").unwrap();
+    region.operators.retain(|o| o.id != "naxtel");
+    let l = lists_with(&s, &cfg, &conditions(), &region);
+    let err = publish(&root, &l, &key(), &meta()).unwrap_err();
+    assert!(err.to_string().contains("operator naxtel is gone"), "{err}");
+    assert_eq!(ceir_lists::current_run(&root).unwrap(), Some(1));
+    // Deliberately: an empty base.
+    let r2 = publish(&root, &l, &key(), &full_base()).unwrap();
+    assert!(r2.manifest.full_base);
+    assert!(r2.manifest.operators.iter().all(|o| o.id != "naxtel"));
 }
 
 #[test]

@@ -148,7 +148,10 @@ async fn network_month(
     crate::lists_cmd::run(
         cfg,
         Some(store),
-        crate::lists_cmd::ListsCmd::Generate { date: None },
+        crate::lists_cmd::ListsCmd::Generate {
+            date: None,
+            full_base: false,
+        },
     )
     .await?;
     let rows: u64 = sim.operator_files.iter().filter(ours).map(|f| f.rows).sum();

@@ -23,6 +23,11 @@ pub enum ListsCmd {
         /// The list date (yyyy-mm-dd); default the classification's date.
         #[arg(long)]
         date: Option<String>,
+        /// Make the deltas against an empty base instead of the latest run, when its snapshot is
+        /// lost or damaged or the list configuration changed: the manifest says so, and
+        /// operators reload the full lists. Earlier runs stay published.
+        #[arg(long)]
+        full_base: bool,
     },
     /// Check a set of lists: the manifest's signature and every file's size and SHA-256. Exit
     /// code 2 when anything is wrong.
@@ -74,7 +79,7 @@ pub fn node(cfg: &Config, cmd: NodeCmd) -> Result<()> {
 
 pub async fn run(cfg: &Config, store: Option<&dyn Store>, cmd: ListsCmd) -> Result<()> {
     match cmd {
-        ListsCmd::Generate { date } => {
+        ListsCmd::Generate { date, full_base } => {
             let date = date
                 .map(|d| {
                     Day::parse_iso(&d).with_context(|| format!("--date {d:?} is not yyyy-mm-dd"))
@@ -83,7 +88,7 @@ pub async fn run(cfg: &Config, store: Option<&dyn Store>, cmd: ListsCmd) -> Resu
             let Some(store) = store else {
                 bail!("generating lists needs the store")
             };
-            generate(cfg, store, date).await
+            generate(cfg, store, date, full_base).await
         }
         ListsCmd::Verify {
             path,
@@ -209,7 +214,12 @@ fn classification(data: &Path, date: Option<Day>) -> Result<Option<Classificatio
     }))
 }
 
-async fn generate(cfg: &Config, store: &dyn Store, date: Option<Day>) -> Result<()> {
+async fn generate(
+    cfg: &Config,
+    store: &dyn Store,
+    date: Option<Day>,
+    full_base: bool,
+) -> Result<()> {
     let Some(mut c) = classification(&cfg.data, date)? else {
         bail!(
             "no classification to make lists from in {}: import operator data and run `ceir classify` first",
@@ -244,6 +254,7 @@ async fn generate(cfg: &Config, store: &dyn Store, date: Option<Day>) -> Result<
         &barred_tacs,
         &region,
         &ListConfig::default(),
+        full_base,
     )?;
     print_summary(&summary, started.elapsed());
     Ok(())
@@ -290,6 +301,7 @@ pub fn generate_lists(
     barred_tacs: &HashSet<u32>,
     region: &Region,
     config: &ListConfig,
+    full_base: bool,
 ) -> Result<RunSummary> {
     let key = NodeKey::load_or_create(&key_path(data))?;
     let input = ListInput {
@@ -319,6 +331,7 @@ pub fn generate_lists(
     let meta = PublishMeta {
         country: country.into(),
         classification_run: c.run,
+        full_base,
     };
     Ok(ceir_lists::publish(&lists_root(data), &lists, &key, &meta)?)
 }
@@ -329,8 +342,11 @@ fn print_summary(s: &RunSummary, elapsed: std::time::Duration) {
         "lists run-{} for {} (deltas against {}), signed by key {}",
         m.run,
         m.date,
-        m.previous_run
-            .map_or("nothing: first run".into(), |p| format!("run-{p}")),
+        match (m.previous_run, m.full_base) {
+            (Some(p), _) => format!("run-{p}"),
+            (None, true) => "an empty base (--full-base): operators reload the full lists".into(),
+            (None, false) => "nothing: first run".into(),
+        },
         m.key_id
     );
     let rows = |p: &str| m.file(p).map_or(0, |f| f.rows);
@@ -403,6 +419,7 @@ mod tests {
             &HashSet::new(),
             &region,
             &ListConfig::default(),
+            false,
         )
         .unwrap();
         assert_eq!(s.manifest.classification_run, Some(4));

@@ -59,6 +59,7 @@ fn publish(data: &std::path::Path) {
     let meta = PublishMeta {
         country: "AZ".into(),
         classification_run: Some(1),
+        full_base: false,
     };
     ceir_lists::publish(&data.join("lists"), &lists, &key, &meta).unwrap();
 }
