@@ -158,6 +158,7 @@ fn publish_lists() -> tempfile::TempDir {
     }];
     let input = ceir_lists::ListInput {
         date: Day::parse_iso("2026-11-02").unwrap(),
+        lookback_end: Day::parse_iso("2026-11-02").unwrap(),
         conditions: &conditions,
         triplets: &[],
         triplet_operators: &[],

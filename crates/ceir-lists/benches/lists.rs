@@ -89,6 +89,7 @@ fn lists(s: &State, gen: usize, date: Day) -> Lists {
     let empty_tacs = HashSet::new();
     let input = ListInput {
         date,
+        lookback_end: date,
         conditions: &conditions,
         triplets: &[],
         triplet_operators: &[],

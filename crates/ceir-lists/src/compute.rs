@@ -312,7 +312,7 @@ fn notifications(input: &ListInput<'_>, lists: &mut Lists) {
     if lists.notify_imeis.is_empty() {
         return;
     }
-    let end = input.date.plus(1);
+    let end = input.lookback_end.plus(1);
     let start = end.plus(-(input.config.lookback_days as i32));
     let op_of_batch: Vec<Option<usize>> = input
         .triplet_operators

@@ -45,6 +45,8 @@ fn id(s: &str) -> IdKey {
 
 struct Scenario {
     date: Day,
+    /// The end of the lookback window when not the list date.
+    lookback_end: Option<Day>,
     rows: Vec<(ImeiNorm, &'static str, Option<Day>, Option<Day>)>,
     triplets: Vec<Triplet>,
     operators: Vec<String>,
@@ -148,6 +150,7 @@ fn run1() -> Scenario {
     ];
     Scenario {
         date: d1,
+        lookback_end: None,
         rows,
         triplets,
         operators,
@@ -198,6 +201,7 @@ fn lists_with(s: &Scenario, cfg: &ListConfig, conditions: &[Condition], region: 
     let barred_tacs: HashSet<u32> = [49_000_000].into();
     let input = ListInput {
         date: s.date,
+        lookback_end: s.lookback_end.unwrap_or(s.date),
         conditions,
         triplets: &s.triplets,
         triplet_operators: &s.operators,
@@ -366,17 +370,25 @@ fn exception_lists_can_be_restricted_to_blocklisted_imeis_and_include_barred() {
 #[test]
 fn amnesty_adds_a_column_and_the_imsi_change_rule_follows_dirbs() {
     let mut s = run1();
-    // N1's subscriber number is paired with another SIM: by default that spares the triplet.
+    // N1's subscriber number is paired with another SIM: without notify_imsi_change that
+    // spares the triplet.
     s.pairings.push(Pairing {
         imei: N1,
         imsi: id("400019999999999"),
         msisdn: id("994501111111"),
     });
     // N3 (an azercell SIM seen on naxtel) remains.
-    let dflt = lists_of(&s, &ListConfig::default());
-    assert_eq!(dflt.notifications_len("azercell"), 1);
+    let spared = lists_of(
+        &s,
+        &ListConfig {
+            notify_imsi_change: false,
+            ..ListConfig::default()
+        },
+    );
+    assert_eq!(spared.notifications_len("azercell"), 1);
+    // By default (DIRBS's code default) the subscriber with a new SIM is told.
+    assert!(ListConfig::default().notify_imsi_change);
     let cfg = ListConfig {
-        notify_imsi_change: true,
         amnesty_enabled: true,
         ..ListConfig::default()
     };
@@ -391,6 +403,27 @@ fn amnesty_adds_a_column_and_the_imsi_change_rule_follows_dirbs() {
          35000000000010,400011111111111,994501111111,20261201,not_registered,False\n\
          35000000000012,400013333333333,994503333333,20261231,not_registered,False\n"
     );
+}
+
+#[test]
+fn the_lookback_window_ends_where_the_observations_do() {
+    // Two months after the data, a 60-day window ending on the list date sees none of it.
+    let mut s = run1();
+    let d = s.date;
+    s.date = d.plus(60);
+    for r in &mut s.rows {
+        if r.1 == "not_on_registration_list" {
+            r.3 = Some(d.plus(90));
+        }
+    }
+    let cfg = ListConfig::default();
+    assert_eq!(cfg.lookback_days, 60);
+    assert_eq!(lists_of(&s, &cfg).notifications_len("azercell"), 0);
+    // Ending on the last day observed (2026-10-31), as DIRBS's analysis end date does.
+    s.lookback_end = Some(d.plus(-1));
+    let l = lists_of(&s, &cfg);
+    assert_eq!(l.notifications_len("azercell"), 2);
+    assert_eq!(l.notifications_len("nar"), 2);
 }
 
 fn published() -> (tempfile::TempDir, PathBuf) {

@@ -306,6 +306,7 @@ pub fn generate_lists(
     let key = NodeKey::load_or_create(&key_path(data))?;
     let input = ListInput {
         date,
+        lookback_end: date,
         conditions: &c.conditions,
         triplets: &c.triplets,
         triplet_operators: &c.triplet_operators,

@@ -36,6 +36,7 @@ fn publish(data: &std::path::Path) {
     let none = HashSet::new();
     let input = ListInput {
         date: Day::parse_iso("2026-11-02").unwrap(),
+        lookback_end: Day::parse_iso("2026-11-02").unwrap(),
         conditions: &conditions,
         triplets: &[],
         triplet_operators: &[],
