@@ -447,13 +447,9 @@ pub fn publish(
         })
         .collect();
     made.extend(link_blocklists(&tmp, lists, &shared)?);
-    for id in &lists.operators {
-        sync_dir(&tmp.join(id))?;
-    }
 
     let mut files: Vec<FileEntry> = made.iter().map(Made::entry).collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format: FORMAT.into(),
         run,
         date: lists.date.to_string(),
@@ -462,6 +458,7 @@ pub fn publish(
         classification_run: meta.classification_run,
         country: meta.country.clone(),
         key_id: key.public().key_id(),
+        operator: None,
         config: lists.config.clone(),
         blocking_conditions: lists.blocking_conditions.clone(),
         operators: lists
@@ -473,12 +470,45 @@ pub fn publish(
                 mcc_mnc: o.mcc_mnc.clone(),
             })
             .collect(),
-        files,
+        files: Vec::new(),
     };
-    let bytes = manifest.to_bytes();
-    write_synced(&tmp.join(MANIFEST), &bytes)?;
-    let sig = format!("{}\n", hex::encode(key.sign(&bytes)));
-    write_synced(&tmp.join(SIGNATURE), sig.as_bytes())?;
+    // Each operator's own signed manifest: what it downloads and verifies, naming no other
+    // operator's files or row counts. The run's manifest pins them by hash.
+    for o in &manifest.operators {
+        let prefix = format!("{}/", o.id);
+        let mut own: Vec<FileEntry> = files
+            .iter()
+            .filter(|f| f.operator.as_deref() == Some(o.id.as_str()))
+            .filter_map(|f| {
+                let path = f.path.strip_prefix(&prefix)?.to_owned();
+                Some(FileEntry { path, ..f.clone() })
+            })
+            .collect();
+        own.sort_by(|a, b| a.path.cmp(&b.path));
+        let m = Manifest {
+            operator: Some(o.id.clone()),
+            operators: vec![o.clone()],
+            files: own,
+            ..manifest.clone()
+        };
+        let opdir = tmp.join(&o.id);
+        for (name, bytes, list) in sign(&opdir, &m, key)? {
+            files.push(FileEntry {
+                path: format!("{prefix}{name}"),
+                list: list.into(),
+                kind: "operator".into(),
+                change: None,
+                operator: Some(o.id.clone()),
+                rows: 0,
+                bytes: bytes.len() as u64,
+                sha256: manifest::sha256_hex(&bytes),
+            });
+        }
+        sync_dir(&opdir)?;
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    manifest.files = files;
+    sign(&tmp, &manifest, key)?;
     sync_dir(&tmp)?;
 
     let dir = run_dir(root, run);
@@ -489,6 +519,18 @@ pub fn publish(
     std::fs::rename(&pointer, root.join(CURRENT)).map_err(ListsError::io(root.join(CURRENT)))?;
     sync_dir(root)?;
     Ok(RunSummary { run, dir, manifest })
+}
+
+/// A signed file: its name, bytes and list (`manifest` or `signature`).
+type SignedFile = (&'static str, Vec<u8>, &'static str);
+
+/// Writes `m` and its signature into `dir`.
+fn sign(dir: &Path, m: &Manifest, key: &NodeKey) -> Result<[SignedFile; 2], ListsError> {
+    let bytes = m.to_bytes();
+    write_synced(&dir.join(MANIFEST), &bytes)?;
+    let sig = format!("{}\n", hex::encode(key.sign(&bytes))).into_bytes();
+    write_synced(&dir.join(SIGNATURE), &sig)?;
+    Ok([(MANIFEST, bytes, "manifest"), (SIGNATURE, sig, "signature")])
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ListsError> {

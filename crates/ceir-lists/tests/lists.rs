@@ -452,19 +452,82 @@ fn verification_passes_untouched_lists() {
     assert!(verify(&dir.join("manifest.json"), &key().public(), None)
         .unwrap()
         .ok());
-    // What one operator downloaded: its directory, the manifest and the signature.
+    // What one operator downloaded: its own files, manifest and signature, in one directory.
     let only = tempfile::tempdir().unwrap();
-    std::fs::create_dir(only.path().join("nar")).unwrap();
     for f in std::fs::read_dir(dir.join("nar")).unwrap() {
         let f = f.unwrap();
-        std::fs::copy(f.path(), only.path().join("nar").join(f.file_name())).unwrap();
-    }
-    for f in ["manifest.json", "manifest.json.sig"] {
-        std::fs::copy(dir.join(f), only.path().join(f)).unwrap();
+        std::fs::copy(f.path(), only.path().join(f.file_name())).unwrap();
     }
     let v = verify(only.path(), &key().public(), Some("nar")).unwrap();
     assert!(v.ok(), "{:?}", v.problems);
-    assert!(!verify(only.path(), &key().public(), None).unwrap().ok());
+    let m = v.manifest.unwrap();
+    assert_eq!(m.operator.as_deref(), Some("nar"));
+    assert_eq!(m.operators.len(), 1, "no other operator is named");
+    assert!(m.files.iter().all(|f| f.operator.as_deref() == Some("nar")));
+    assert!(m.file("blocklist.csv").is_some() && m.file("exceptions.csv").is_some());
+    // Blocklist, notifications and exceptions, each full and its deltas.
+    assert_eq!(v.files_checked, (1 + 3) + (1 + 5) + (1 + 2));
+    // The operator's manifest from the node's own tree, and through the run's.
+    assert!(verify(&dir.join("nar"), &key().public(), None)
+        .unwrap()
+        .ok());
+    let v = verify(&tmp.path().join("lists"), &key().public(), Some("nar")).unwrap();
+    assert!(v.ok(), "{:?}", v.problems);
+    assert_eq!(v.manifest_path, dir.join("nar/manifest.json"));
+    // Another operator's name: refused, not an empty success.
+    let e = verify(only.path(), &key().public(), Some("bakcell")).unwrap_err();
+    assert!(
+        e.to_string().contains("nar's manifest, not bakcell's"),
+        "{e}"
+    );
+    let e = verify(&dir, &key().public(), Some("nobody")).unwrap_err();
+    assert!(
+        e.to_string().contains("no operator \"nobody\"") && e.to_string().contains("azercell"),
+        "{e}"
+    );
+    // A file of the operator's that its manifest does not list.
+    std::fs::write(only.path().join("exceptions_delta_added.csv.orig"), "x").unwrap();
+    let v = verify(only.path(), &key().public(), Some("nar")).unwrap();
+    assert_eq!(
+        v.problems,
+        vec![Problem::Unlisted("exceptions_delta_added.csv.orig".into())]
+    );
+}
+
+/// Re-signs an edited manifest with the node's key, as a node of another version could have.
+fn resign(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut m);
+    let bytes = serde_json::to_vec_pretty(&m).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let sig: String = key()
+        .sign(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(dir.join("manifest.json.sig"), format!("{sig}\n")).unwrap();
+}
+
+#[test]
+fn an_unknown_format_and_a_path_named_twice_are_named() {
+    let (_tmp, dir) = published();
+    resign(&dir, |m| {
+        m["format"] = "ceir-lists/9".into();
+        let files = m["files"].as_array_mut().unwrap();
+        let first = files[0].clone();
+        files.push(first);
+    });
+    let v = verify(&dir, &key().public(), None).unwrap();
+    let first = v.manifest.as_ref().unwrap().files[0].path.clone();
+    assert_eq!(
+        v.problems,
+        vec![
+            Problem::Format("ceir-lists/9".into()),
+            Problem::DuplicatePath(first)
+        ]
+    );
+    assert!(v.problems[0].to_string().contains("ceir-lists/2"));
 }
 
 #[test]
