@@ -1,10 +1,13 @@
 //! Operator lists after DIRBS `dirbs-listgen`: one blocklist, per-operator notification and
-//! exception lists, full and delta files between runs, a signed manifest per run.
+//! exception lists, full and delta files between runs, a signed manifest per run and one per
+//! operator.
 //!
 //! The pipeline is: [`compute`] the new lists from classification rows, network triplets and
-//! pairings (pure, in memory); [`publish`] them under `DIR/lists/run-<n>/` beside the deltas
-//! against the previous run's snapshot, with a manifest signed by the node's key, made current by
-//! one atomic rename of `CURRENT`. [`verify`] checks what an operator received.
+//! pairings (pure, in memory); [`publish`] them, one generation at a time, under
+//! `DIR/lists/run-<n>/` beside the deltas against the latest run's snapshot (refused if that run
+//! was made with other settings, conditions or operators), with manifests signed by the node's
+//! key, made current by one atomic rename of `CURRENT`. [`verify`] checks what an operator
+//! received.
 //!
 //! Inputs are plain values built from ceir-domain types so that the classification engine and the
 //! observation store plug in through a thin adapter (see [`ListInput`] and [`Row`]).
