@@ -70,9 +70,12 @@ pub struct Manifest {
     /// None for the run's manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
-    /// The list settings the run was made with.
+    /// The list settings the run was made with. Absent from `ceir-lists/1` manifests, which
+    /// still read (and are listed and served), but never match: no deltas against them.
+    #[serde(default)]
     pub config: ListConfig,
     /// The blocking conditions the run was made with.
+    #[serde(default)]
     pub blocking_conditions: Vec<BlockingCondition>,
     pub operators: Vec<ManifestOperator>,
     pub files: Vec<FileEntry>,

@@ -742,6 +742,31 @@ fn a_damaged_snapshot_is_never_used_as_a_base_and_a_full_base_recovers() {
 }
 
 #[test]
+fn a_run_of_the_first_manifest_format_stays_listed_but_is_no_base() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    let r1 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    // What an earlier ceir wrote: no settings, no conditions.
+    let path = r1.dir.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["format"] = "ceir-lists/1".into();
+    let o = m.as_object_mut().unwrap();
+    o.remove("config");
+    o.remove("blocking_conditions");
+    std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    assert_eq!(ceir_lists::runs(&root).unwrap().len(), 1);
+    let err = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("blocking condition stolen_list is new"),
+        "{err}"
+    );
+    let r2 = publish(&root, &lists_of(&run2(), &cfg), &key(), &full_base()).unwrap();
+    assert_eq!((r2.run, r2.manifest.full_base), (2, true));
+}
+
+#[test]
 fn deltas_across_a_configuration_change_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("lists");
