@@ -45,10 +45,11 @@ run "import operator" "$CEIR" --data "$DATA" import operator "$FILE"
 grep -E "rows [0-9]+|ACCEPTED" "$WORK/out.txt" | sed 's/^/    /'
 run "classify" "$CEIR" --data "$DATA" classify
 grep -E "^load" "$WORK/out.txt" | sed 's/^/    /'
-run "lists generate (first)" "$CEIR" --data "$DATA" lists generate
+# List dates as of the simulated month, not today (the default).
+run "lists generate (first)" "$CEIR" --data "$DATA" lists generate --date 2026-10-31
 grep -E "^blocklist" "$WORK/out.txt" | sed 's/^/    /'
 run "classify (again)" "$CEIR" --data "$DATA" classify --date 2026-11-30
-run "lists generate (delta)" "$CEIR" --data "$DATA" lists generate
+run "lists generate (delta)" "$CEIR" --data "$DATA" lists generate --date 2026-11-30
 grep -E "^blocklist" "$WORK/out.txt" | sed 's/^/    /'
 echo "observation store: $(du -sh "$DATA/observations" | cut -f1) ($(du -sb "$DATA/observations" | cut -f1) bytes)"
 echo "classification state: $(du -sh "$DATA/classification" | cut -f1); lists: $(du -sh "$DATA/lists" | cut -f1)"

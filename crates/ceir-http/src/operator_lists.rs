@@ -1,7 +1,10 @@
 //! Downloading the generated operator lists (`/api/v1/operator-lists`): the runs, a run's signed
-//! manifest and signature, and its files. An operator gets only its own networks' files; the
-//! regulator gets all of them. Files are streamed from `DIR/lists` as written, byte for byte, so
-//! that their SHA-256 matches the manifest.
+//! manifest and signature, and its files. An operator gets only its own networks' files, among
+//! them its own signed manifest (`files/{operator}/manifest.json` and `manifest.json.sig`); the
+//! run's manifest, which names every operator's files and row counts, is the regulator's.
+//! Files are streamed from `DIR/lists` as written, byte for byte, so that their SHA-256 matches
+//! the manifest, under their own names: saved side by side, they are what
+//! `ceir lists verify DIR --operator <id>` checks.
 
 use crate::auth::Caller;
 use crate::problem::{ApiError, Problem};
@@ -108,7 +111,7 @@ pub async fn list_runs(
 
 #[utoipa::path(get, path = "/api/v1/operator-lists/runs/{run}/manifest", tag = "operator lists",
     params(("run" = String, Path, description = "A run number, or `current`")),
-    responses((status = 200, description = "The manifest exactly as signed: run, date, previous run, country, key id, and every file's rows, size and SHA-256", content_type = "application/json"), (status = 400, body = Problem, description = "The run is not a run number or \"current\"", content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "The run's manifest exactly as signed: run, date, previous run, country, key id, settings, and every file's rows, size and SHA-256, for every operator", content_type = "application/json"), (status = 400, body = Problem, description = "The run is not a run number or \"current\"", content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, description = "Operators download their own manifest: `files/{operator}/manifest.json`", content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn get_manifest(
     State(state): State<Arc<AppState>>,
@@ -127,7 +130,7 @@ pub async fn get_manifest(
 
 #[utoipa::path(get, path = "/api/v1/operator-lists/runs/{run}/signature", tag = "operator lists",
     params(("run" = String, Path, description = "A run number, or `current`")),
-    responses((status = 200, description = "The manifest's detached Ed25519 signature, hex; verify it with the node's public key (`ceir node key`)", content_type = "text/plain"), (status = 400, body = Problem, description = "The run is not a run number or \"current\"", content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "The run's manifest's detached Ed25519 signature, hex; verify it with the node's public key (`ceir node key`)", content_type = "text/plain"), (status = 400, body = Problem, description = "The run is not a run number or \"current\"", content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, description = "Operators download their own manifest's signature: `files/{operator}/manifest.json.sig`", content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn get_signature(
     State(state): State<Arc<AppState>>,
@@ -144,7 +147,8 @@ pub async fn get_signature(
     .await
 }
 
-/// One of a run's own files (manifest or signature), for whoever may download lists.
+/// One of a run's own files (manifest or signature): they name every operator's files and row
+/// counts, so not for operators, who have their own.
 async fn run_file(
     state: &AppState,
     caller: &Caller,
@@ -152,7 +156,16 @@ async fn run_file(
     name: &str,
     content_type: &'static str,
 ) -> Result<Response, ApiError> {
-    caller.require(Capability::DownloadOperatorLists)?;
+    let actor = caller.require(Capability::DownloadOperatorLists)?;
+    if actor.org_kind == OrgKind::Operator {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "the run's {name} names every operator's files; download your own, signed for you \
+                 alone: /api/v1/operator-lists/runs/{run}/files/<your operator id>/{name}"
+            ),
+        ));
+    }
     let (_, dir) = run_of(state, run)?;
     let bytes = tokio::fs::read(dir.join(name))
         .await
@@ -174,8 +187,8 @@ async fn own_networks(state: &AppState, org: &str) -> Result<Vec<String>, ApiErr
 }
 
 #[utoipa::path(get, path = "/api/v1/operator-lists/runs/{run}/files/{operator}/{file}", tag = "operator lists",
-    params(("run" = String, Path, description = "A run number, or `current`"), ("operator" = String, Path, description = "The operator's id, as in the manifest"), ("file" = String, Path, description = "A file of that operator in the manifest, e.g. `blocklist.csv` or `notifications_delta_new.csv`")),
-    responses((status = 200, description = "The CSV file as written; its SHA-256 is in the manifest", content_type = "text/csv"), (status = 400, body = Problem, description = "The run is not a run number or \"current\"", content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, description = "An operator asked for another operator's files", content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    params(("run" = String, Path, description = "A run number, or `current`"), ("operator" = String, Path, description = "The operator's id, as in the manifest"), ("file" = String, Path, description = "A file of that operator, e.g. `blocklist.csv` or `notifications_delta_new.csv`, or its own signed manifest: `manifest.json` and `manifest.json.sig`. Save each under this name in one directory, then check them with `ceir lists verify DIR --operator <id> --key <node key>`")),
+    responses((status = 200, description = "The file as written (CSV, or the operator's manifest and its signature), named `{file}` for download; its SHA-256 is in the operator's manifest", content_type = "text/csv"), (status = 400, body = Problem, description = "The run is not a run number or \"current\"", content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, description = "An operator asked for another operator's files", content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("token" = [])))]
 pub async fn get_file(
     State(state): State<Arc<AppState>>,
@@ -238,13 +251,16 @@ pub async fn get_file(
     let h = res.headers_mut();
     let content_type = if file.ends_with(".csv") {
         "text/csv; charset=utf-8"
+    } else if file == ceir_lists::MANIFEST {
+        "application/json"
+    } else if file == ceir_lists::SIGNATURE {
+        "text/plain; charset=utf-8"
     } else {
         "application/octet-stream"
     };
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"run-{n}_{operator}_{file}\""
-    )) {
+    // The name the operator's manifest gives it: files saved side by side verify as they are.
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)

@@ -158,6 +158,7 @@ fn publish_lists() -> tempfile::TempDir {
     }];
     let input = ceir_lists::ListInput {
         date: Day::parse_iso("2026-11-02").unwrap(),
+        lookback_end: Day::parse_iso("2026-11-02").unwrap(),
         conditions: &conditions,
         triplets: &[],
         triplet_operators: &[],
@@ -181,6 +182,7 @@ fn publish_lists() -> tempfile::TempDir {
     let meta = ceir_lists::PublishMeta {
         country: "AZ".into(),
         classification_run: Some(1),
+        full_base: false,
     };
     ceir_lists::publish(dir.path(), &lists, &lists_key(), &meta).unwrap();
     dir
@@ -726,6 +728,19 @@ async fn authorization_matrix_covers_every_route() {
             Capability::DownloadOperatorLists,
             None,
         ),
+        (
+            "GET",
+            "/api/v1/operator-lists/runs/1/files/azercell/manifest.json".into(),
+            "/api/v1/operator-lists/runs/{run}/files/{operator}/{file}",
+            Capability::DownloadOperatorLists,
+            None,
+        ),
+    ];
+    // The run's manifest and signature name every operator's files and row counts: operators,
+    // though they may download lists, get their own manifest instead (a file route above).
+    let not_for_operators = [
+        "/api/v1/operator-lists/runs/{run}/manifest",
+        "/api/v1/operator-lists/runs/{run}/signature",
     ];
     bind_azercell(&n, Some(&org_id(OrgKind::Operator))).await;
     let mut writes: Vec<(&str, String, &str, Capability, Option<Value>)> = Vec::new();
@@ -994,7 +1009,7 @@ async fn authorization_matrix_covers_every_route() {
         q.send()
     };
     let mut checked = 0;
-    for (method, path, _, cap, body) in routes.iter().chain(writes.iter()) {
+    for (method, path, doc_path, cap, body) in routes.iter().chain(writes.iter()) {
         let code = send(method, path, None, body.as_ref())
             .await
             .unwrap()
@@ -1009,7 +1024,9 @@ async fn authorization_matrix_covers_every_route() {
                     .unwrap()
                     .status()
                     .as_u16();
-                if grants(kind, role, *cap) {
+                let allowed = grants(kind, role, *cap)
+                    && !(kind == OrgKind::Operator && not_for_operators.contains(doc_path));
+                if allowed {
                     assert!(
                         code != 401 && code != 403,
                         "{method} {path} as {kind}/{role:?}: {code}, expected allowed"
@@ -1060,8 +1077,8 @@ async fn bind_azercell(n: &Node, org: Option<&str>) {
         .unwrap();
 }
 
-/// Operators download their own networks' lists and nothing else; the regulator everything;
-/// what is served is what was signed.
+/// Operators download their own networks' lists and their own signed manifest, nothing else;
+/// the regulator everything; what is served is what was signed, and verifies as downloaded.
 #[tokio::test]
 async fn operator_lists_go_to_their_operator_only() {
     let n = sqlite_node(UnlistedPolicy::Permit).await;
@@ -1080,6 +1097,10 @@ async fn operator_lists_go_to_their_operator_only() {
     let r = get(&op, file("azercell", "exceptions.csv")).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"exceptions.csv\""
+    );
     let exceptions = r.bytes().await.unwrap();
     assert_eq!(
         &exceptions[..],
@@ -1092,6 +1113,62 @@ async fn operator_lists_go_to_their_operator_only() {
         p["detail"].as_str().unwrap().contains("Bakcell only"),
         "{p}"
     );
+    // Nor bakcell's manifest, nor the run's, which names every operator's files.
+    let r = get(&op, file("bakcell", "manifest.json")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    for what in ["manifest", "signature"] {
+        let r = get(&op, format!("/api/v1/operator-lists/runs/current/{what}"))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{what}");
+        let p: Value = r.json().await.unwrap();
+        assert!(
+            p["detail"].as_str().unwrap().contains("download your own"),
+            "{p}"
+        );
+    }
+
+    // The operator downloads its own manifest, its signature and every file it lists, saves
+    // each under the name it is served with, and verifies them with the node's public key.
+    let saved = tempfile::tempdir().unwrap();
+    let save = |r: reqwest::Response| async {
+        assert_eq!(r.status().as_u16(), 200, "{}", r.url());
+        let name = r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .strip_prefix("attachment; filename=\"")
+            .unwrap()
+            .trim_end_matches('"')
+            .to_owned();
+        let bytes = r.bytes().await.unwrap();
+        std::fs::write(saved.path().join(&name), &bytes).unwrap();
+        (name, bytes)
+    };
+    let (name, manifest) = save(get(&op, file("azercell", "manifest.json")).await.unwrap()).await;
+    assert_eq!(name, "manifest.json");
+    save(
+        get(&op, file("azercell", "manifest.json.sig"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let m: Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(m["operator"], "azercell");
+    assert_eq!(m["operators"].as_array().unwrap().len(), 1);
+    let own: Vec<String> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(own.contains(&"blocklist.csv".to_owned()), "{own:?}");
+    for f in &own {
+        save(get(&op, file("azercell", f)).await.unwrap()).await;
+    }
+    let v = ceir_lists::verify(saved.path(), &lists_key().public(), Some("azercell")).unwrap();
+    assert!(v.ok(), "{:?}", v.problems);
+    assert_eq!(v.files_checked, own.len());
+
     // Only files the manifest names, whoever asks.
     for path in [
         file("azercell", "..%2Fmanifest.json"),
@@ -1106,7 +1183,7 @@ async fn operator_lists_go_to_their_operator_only() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    // The regulator: every operator's files; each matches the signed manifest.
+    // The regulator: the run's manifest and every operator's files; each matches it.
     let manifest = get(&reg, "/api/v1/operator-lists/runs/current/manifest".into())
         .await
         .unwrap()

@@ -89,6 +89,7 @@ fn lists(s: &State, gen: usize, date: Day) -> Lists {
     let empty_tacs = HashSet::new();
     let input = ListInput {
         date,
+        lookback_end: date,
         conditions: &conditions,
         triplets: &[],
         triplet_operators: &[],
@@ -142,6 +143,7 @@ fn bench(c: &mut Criterion) {
     let meta = PublishMeta {
         country: "AZ".into(),
         classification_run: None,
+        full_base: false,
     };
     let date = Day::parse_iso("2026-11-01").unwrap();
 

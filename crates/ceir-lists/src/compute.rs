@@ -6,7 +6,7 @@
 //! in (bodies ascending, then malformed IMEIs by text). Reasons become bits of a `u64` over the
 //! run's sorted reason table, so a reason set compares and prints without allocating.
 
-use crate::{ListInput, ListsError, Row};
+use crate::{BlockingCondition, ListConfig, ListInput, ListsError, Row};
 use ceir_domain::observe::{Day, IdKey, ImeiNorm, RegionOperator};
 use std::collections::{HashMap, HashSet};
 
@@ -68,6 +68,11 @@ pub struct Lists {
     pub(crate) paired_msisdn: HashSet<(u64, IdKey)>,
     pub(crate) notify_imsi_change: bool,
     pub(crate) amnesty_column: bool,
+    /// What the lists were made with, recorded in the manifest: deltas are refused against a
+    /// run made otherwise.
+    pub(crate) config: ListConfig,
+    /// Sorted by label.
+    pub(crate) blocking_conditions: Vec<BlockingCondition>,
 }
 
 impl Lists {
@@ -257,6 +262,17 @@ pub fn compute<'r>(
             paired_msisdn.insert((p.imei, p.msisdn));
         }
     }
+    let mut blocking_conditions: Vec<BlockingCondition> = input
+        .conditions
+        .iter()
+        .filter(|c| c.blocking)
+        .map(|c| BlockingCondition {
+            label: c.label.clone(),
+            reason: c.reason.clone(),
+        })
+        .collect();
+    blocking_conditions.sort();
+    blocking_conditions.dedup();
     let operators: Vec<String> = region.operators.iter().map(|o| o.id.clone()).collect();
     let mut lists = Lists {
         date,
@@ -272,6 +288,8 @@ pub fn compute<'r>(
         paired_msisdn,
         notify_imsi_change: input.config.notify_imsi_change,
         amnesty_column: input.config.amnesty_enabled,
+        config: input.config.clone(),
+        blocking_conditions,
     };
     notifications(input, &mut lists);
     exceptions(input, &mut lists);
@@ -294,7 +312,7 @@ fn notifications(input: &ListInput<'_>, lists: &mut Lists) {
     if lists.notify_imeis.is_empty() {
         return;
     }
-    let end = input.date.plus(1);
+    let end = input.lookback_end.plus(1);
     let start = end.plus(-(input.config.lookback_days as i32));
     let op_of_batch: Vec<Option<usize>> = input
         .triplet_operators

@@ -1,10 +1,13 @@
 //! Operator lists after DIRBS `dirbs-listgen`: one blocklist, per-operator notification and
-//! exception lists, full and delta files between runs, a signed manifest per run.
+//! exception lists, full and delta files between runs, a signed manifest per run and one per
+//! operator.
 //!
 //! The pipeline is: [`compute`] the new lists from classification rows, network triplets and
-//! pairings (pure, in memory); [`publish`] them under `DIR/lists/run-<n>/` beside the deltas
-//! against the previous run's snapshot, with a manifest signed by the node's key, made current by
-//! one atomic rename of `CURRENT`. [`verify`] checks what an operator received.
+//! pairings (pure, in memory); [`publish`] them, one generation at a time, under
+//! `DIR/lists/run-<n>/` beside the deltas against the latest run's snapshot (refused if that run
+//! was made with other settings, conditions or operators), with manifests signed by the node's
+//! key, made current by one atomic rename of `CURRENT`. [`verify`] checks what an operator
+//! received.
 //!
 //! Inputs are plain values built from ceir-domain types so that the classification engine and the
 //! observation store plug in through a thin adapter (see [`ListInput`] and [`Row`]).
@@ -31,36 +34,55 @@ pub const CURRENT: &str = "CURRENT";
 pub const MANIFEST: &str = "manifest.json";
 pub const SIGNATURE: &str = "manifest.json.sig";
 pub const SNAPSHOT: &str = "snapshot.bin";
+/// Held (an exclusive lock on the file) by the one list generation that may publish at a time.
+pub const LOCK: &str = ".lock";
 
-/// DIRBS `list_generation` settings, with DIRBS's defaults.
+/// DIRBS `list_generation` settings (`[lists]` in ceir's configuration).
+///
+/// The defaults are DIRBS's code defaults (`dirbs/config/list_generation.py`), not the values of
+/// its sample `etc/config.yml` (180 days, `notify_imsi_change: false`); each field says why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ListConfig {
-    /// Days before the list date whose triplets say which subscribers to notify (DIRBS 180).
+    /// Days of triplets, up to the end of the lookback window, that say which subscribers to
+    /// notify. 60: a notification is for whoever uses the device now, and the window is loaded
+    /// into memory whole, so a longer one costs in proportion for subscribers long gone.
     pub lookback_days: u32,
     /// Exception lists only for IMEIs on the blocklist (DIRBS
-    /// `restrict_exceptions_list_to_blacklisted_imeis`, default false).
+    /// `restrict_exceptions_list_to_blacklisted_imeis`). False: an operator learns of a
+    /// pairing before the device's block date comes.
     pub restrict_exceptions_to_blocklisted: bool,
     /// Keep barred IMEIs and IMEIs of barred TACs on exception lists (DIRBS
-    /// `include_barred_imeis_in_exceptions_list`, default false).
+    /// `include_barred_imeis_in_exceptions_list`). False: a pairing does not let a barred
+    /// device onto a network.
     pub include_barred_in_exceptions: bool,
-    /// When false (DIRBS's default), a pairing with the same MSISDN also spares a triplet from
-    /// notification, so a subscriber who changed SIM but kept the number is not notified.
+    /// When false, a pairing with the same MSISDN also spares a triplet from notification (a
+    /// subscriber who changed SIM but kept the number). True: EIRs match exceptions by IMEI and
+    /// IMSI, so with a new SIM the device will be blocked unless paired again, and the
+    /// subscriber should be told.
     pub notify_imsi_change: bool,
-    /// Adds DIRBS's `amnesty_granted` column to notification lists.
+    /// Adds DIRBS's `amnesty_granted` column to notification lists: set from the amnesty of the
+    /// conditions in force, not configured on its own.
     pub amnesty_enabled: bool,
 }
 
 impl Default for ListConfig {
     fn default() -> Self {
         ListConfig {
-            lookback_days: 180,
+            lookback_days: 60,
             restrict_exceptions_to_blocklisted: false,
             include_barred_in_exceptions: false,
-            notify_imsi_change: false,
+            notify_imsi_change: true,
             amnesty_enabled: false,
         }
     }
+}
+
+/// A blocking condition as a manifest records it: what the lists' reasons come from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct BlockingCondition {
+    pub label: String,
+    pub reason: String,
 }
 
 /// A condition of the classification: only blocking ones make lists; the reason is what lists
@@ -101,8 +123,12 @@ pub struct Pairing {
 pub struct ListInput<'a> {
     /// The list date: blocked when `block_date <= date`, notified when later.
     pub date: Day,
+    /// The last day of the lookback window: the list date when given, else the last day of the
+    /// observations, as DIRBS's analysis end date (operator data lags the list date).
+    pub lookback_end: Day,
     pub conditions: &'a [Condition],
-    /// Network triplets of the lookback window, sorted by IMEI (`TripletBatch::triplets`).
+    /// Network triplets of the lookback window (at least), sorted by IMEI
+    /// (`TripletBatch::triplets`).
     pub triplets: &'a [Triplet],
     /// The batch's operator table (`TripletBatch::operators`): what `Triplet::operator` indexes.
     pub triplet_operators: &'a [String],
@@ -128,8 +154,16 @@ pub enum ListsError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the previous run's snapshot {path} is unreadable: {reason}; to start afresh, remove DIR/lists/CURRENT (the next deltas are then whole lists)")]
+    #[error("{path}: not a readable lists snapshot: {reason}")]
     Snapshot { path: PathBuf, reason: String },
+    /// The latest run cannot serve as the base of the deltas.
+    #[error("run-{run}, the latest run, cannot be the base of the deltas: {reason}. Publish the next run with deltas against an empty base instead (`ceir lists generate --full-base`): its manifest says so, operators reload the full lists, and run-{run} and earlier stay published")]
+    Base { run: u64, reason: String },
+    /// The lists are made otherwise than the base run's (DIRBS refuses such deltas too).
+    #[error("the lists are now made differently from run-{run}, the base of the deltas: {}. Deltas across such a change would misreport it as changes of devices: restore the previous settings, or publish with deltas against an empty base (`ceir lists generate --full-base`), after which operators reload the full lists", differences.join("; "))]
+    ConfigChanged { run: u64, differences: Vec<String> },
+    #[error("another list generation is running (it holds the lock on {0}); wait for it to finish, then run again")]
+    Busy(PathBuf),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]

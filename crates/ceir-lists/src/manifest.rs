@@ -1,15 +1,18 @@
 //! The manifest of a run (what files, how many rows, their SHA-256) and its detached Ed25519
-//! signature; verification names every thing that is wrong.
+//! signature, and each operator's own manifest of its files (`run-<n>/<operator>/manifest.json`,
+//! signed likewise); verification names every thing that is wrong.
 
+use crate::compute::Lists;
 use crate::key::PublicKey;
-use crate::{ListsError, CURRENT, MANIFEST, SIGNATURE};
+use crate::{BlockingCondition, ListConfig, ListsError, CURRENT, MANIFEST, SIGNATURE};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-pub const FORMAT: &str = "ceir-lists/1";
+/// Version 2 added the configuration fingerprint and the empty-base flag.
+pub const FORMAT: &str = "ceir-lists/2";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestOperator {
@@ -25,14 +28,16 @@ pub struct ManifestOperator {
 pub struct FileEntry {
     /// Relative to the run's directory, `/`-separated.
     pub path: String,
-    /// `blocklist`, `notifications`, `exceptions` or `snapshot` (internal).
+    /// `blocklist`, `notifications`, `exceptions`, `snapshot` (internal), or `manifest` and
+    /// `signature` (an operator's own).
     pub list: String,
-    /// `full`, `delta` or `internal`.
+    /// `full`, `delta`, `internal` or `operator` (an operator's manifest and signature).
     pub kind: String,
     /// The change type of a delta file (`blocked`, `new`, `added`, …).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub change: Option<String>,
-    /// The operator the file is for; none for the node-wide copy of the blocklist.
+    /// The operator the file is for; none for the node-wide copy of the blocklist and the
+    /// snapshot.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub operator: Option<String>,
     /// Data rows, without the header.
@@ -47,14 +52,31 @@ pub struct Manifest {
     pub run: u64,
     /// The list date, `yyyy-mm-dd`.
     pub date: String,
-    /// The run the deltas are against; none for a first run (deltas are then whole lists).
+    /// The run the deltas are against; none when they are against an empty base (a first run,
+    /// or `full_base`): every row of the lists is then in the deltas as new.
     pub previous_run: Option<u64>,
+    /// Earlier runs exist, but the deltas are against an empty base on request (the latest
+    /// run's snapshot was lost, or the configuration changed): reload the full lists.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_base: bool,
     /// The classification run the lists come from.
     pub classification_run: Option<u64>,
     /// The node's country (ISO 3166 alpha-2).
     pub country: String,
     /// The signing key's id (see [`PublicKey::key_id`]).
     pub key_id: String,
+    /// The operator this manifest is for: it lists that operator's files only, with paths
+    /// relative to its directory (`run-<n>/<operator>/`, or wherever the operator saved them).
+    /// None for the run's manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// The list settings the run was made with. Absent from `ceir-lists/1` manifests, which
+    /// still read (and are listed and served), but never match: no deltas against them.
+    #[serde(default)]
+    pub config: ListConfig,
+    /// The blocking conditions the run was made with.
+    #[serde(default)]
+    pub blocking_conditions: Vec<BlockingCondition>,
     pub operators: Vec<ManifestOperator>,
     pub files: Vec<FileEntry>,
 }
@@ -70,10 +92,69 @@ impl Manifest {
     }
 }
 
+/// How `lists` are made otherwise than the run of `base` (DIRBS's list generation sanity
+/// check): the list settings, the blocking conditions, and the operators with their networks.
+/// Operator names are left out: they route nothing. Empty when deltas between them are sound.
+pub(crate) fn differences(base: &Manifest, lists: &Lists) -> Vec<String> {
+    let mut out = Vec::new();
+    let json = |c: &ListConfig| match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (was, now) = (json(&base.config), json(&lists.config));
+    for (k, v) in &now {
+        match was.get(k) {
+            Some(w) if w == v => {}
+            Some(w) => out.push(format!("{k} is {v}, was {w}")),
+            None => out.push(format!("{k} is {v}, was not recorded")),
+        }
+    }
+    for c in &lists.blocking_conditions {
+        match base.blocking_conditions.iter().find(|b| b.label == c.label) {
+            None => out.push(format!("blocking condition {} is new", c.label)),
+            Some(b) if b.reason != c.reason => out.push(format!(
+                "blocking condition {} has the reason {:?}, was {:?}",
+                c.label, c.reason, b.reason
+            )),
+            Some(_) => {}
+        }
+    }
+    for b in &base.blocking_conditions {
+        if !lists.blocking_conditions.iter().any(|c| c.label == b.label) {
+            out.push(format!("blocking condition {} is gone", b.label));
+        }
+    }
+    for o in &lists.region_operators {
+        match base.operators.iter().find(|b| b.id == o.id) {
+            None => out.push(format!("operator {} is new", o.id)),
+            Some(b) if b.mcc_mnc != o.mcc_mnc => out.push(format!(
+                "operator {} runs {}, ran {}",
+                o.id,
+                o.mcc_mnc.join(","),
+                b.mcc_mnc.join(",")
+            )),
+            Some(_) => {}
+        }
+    }
+    for b in &base.operators {
+        if !lists.region_operators.iter().any(|o| o.id == b.id) {
+            out.push(format!(
+                "operator {} is gone: its lists would stop without a delta telling it",
+                b.id
+            ));
+        }
+    }
+    out
+}
+
 /// One thing wrong with a set of lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     ManifestUnreadable(String),
+    /// A manifest format this verifier does not know.
+    Format(String),
+    /// The manifest names a file twice (only one entry could hold).
+    DuplicatePath(String),
     SignatureMissing,
     SignatureMalformed,
     /// Signed by another key than the one given (the manifest names its key id).
@@ -103,6 +184,11 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::ManifestUnreadable(e) => write!(f, "the manifest is unreadable: {e}"),
+            Problem::Format(v) => write!(
+                f,
+                "the manifest's format is {v:?}; this verifier reads {FORMAT:?}: use a ceir of the node's version"
+            ),
+            Problem::DuplicatePath(p) => write!(f, "{p}: named twice in the manifest"),
             Problem::SignatureMissing => write!(f, "the signature file {SIGNATURE} is missing"),
             Problem::SignatureMalformed => {
                 write!(f, "the signature file {SIGNATURE} is not a hex Ed25519 signature")
@@ -172,6 +258,10 @@ pub fn resolve(path: &Path) -> Result<PathBuf, ListsError> {
     )))
 }
 
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 pub(crate) fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
@@ -195,22 +285,60 @@ fn safe(rel: &str) -> bool {
             .all(|c| matches!(c, Component::Normal(_)))
 }
 
-/// Checks a run's signature with `key` and every file's size and SHA-256. With `operator`, only
-/// that operator's files are expected (what it downloaded); otherwise every file of the run, and
-/// files the manifest does not list are reported too.
+/// Checks a manifest's signature with `key` and every file it lists (size and SHA-256), and
+/// names files beside it that it does not list.
+///
+/// `path` names a run (its directory, its manifest, or `DIR/lists` for the current run) or an
+/// operator's download (its directory or manifest). With `operator`, the run's manifest gives
+/// way to that operator's own; an operator the manifest does not know is an error, as are an
+/// operator's manifest for another operator.
 pub fn verify(
     path: &Path,
     key: &PublicKey,
     operator: Option<&str>,
 ) -> Result<Verification, ListsError> {
     let manifest_path = resolve(path)?;
+    let v = verify_manifest(&manifest_path, key)?;
+    let (Some(want), Some(m)) = (operator, &v.manifest) else {
+        return Ok(v);
+    };
+    match &m.operator {
+        Some(o) if o == want => Ok(v),
+        Some(o) => Err(ListsError::Invalid(format!(
+            "{} is {o}'s manifest, not {want}'s: check --operator or the directory",
+            manifest_path.display()
+        ))),
+        None if m.operators.iter().any(|o| o.id == want) => {
+            let dir = manifest_path.parent().unwrap_or(Path::new(""));
+            let own = dir.join(want).join(MANIFEST);
+            if !own.is_file() {
+                let mut v = v;
+                v.problems
+                    .push(Problem::Missing(format!("{want}/{MANIFEST}")));
+                return Ok(v);
+            }
+            verify_manifest(&own, key)
+        }
+        None => Err(ListsError::Invalid(format!(
+            "run {} has no operator {want:?}; its operators are {}: check --operator",
+            m.run,
+            m.operators
+                .iter()
+                .map(|o| o.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+fn verify_manifest(manifest_path: &Path, key: &PublicKey) -> Result<Verification, ListsError> {
     let dir = manifest_path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let bytes = std::fs::read(&manifest_path).map_err(ListsError::io(&manifest_path))?;
+    let bytes = std::fs::read(manifest_path).map_err(ListsError::io(manifest_path))?;
     let mut v = Verification {
-        manifest_path: manifest_path.clone(),
+        manifest_path: manifest_path.to_owned(),
         manifest: None,
         files_checked: 0,
         problems: Vec::new(),
@@ -233,6 +361,10 @@ pub fn verify(
             return Ok(v);
         }
     };
+    if manifest.format != FORMAT {
+        v.problems
+            .insert(0, Problem::Format(manifest.format.clone()));
+    }
     if manifest.key_id != key.key_id() {
         // Named first: it explains the invalid signature.
         v.problems.insert(
@@ -243,8 +375,10 @@ pub fn verify(
             },
         );
     }
+    let mut seen = std::collections::HashSet::new();
     for f in &manifest.files {
-        if operator.is_some() && f.operator.as_deref() != operator {
+        if !seen.insert(f.path.as_str()) {
+            v.problems.push(Problem::DuplicatePath(f.path.clone()));
             continue;
         }
         if !safe(&f.path) {
@@ -267,14 +401,12 @@ pub fn verify(
             Ok(_) => {}
         }
     }
-    if operator.is_none() {
-        let mut present = Vec::new();
-        list_files(&dir, "", &mut present);
-        present.sort();
-        for p in present {
-            if p != MANIFEST && p != SIGNATURE && manifest.file(&p).is_none() {
-                v.problems.push(Problem::Unlisted(p));
-            }
+    let mut present = Vec::new();
+    list_files(&dir, "", &mut present);
+    present.sort();
+    for p in present {
+        if p != MANIFEST && p != SIGNATURE && !seen.contains(p.as_str()) {
+            v.problems.push(Problem::Unlisted(p));
         }
     }
     v.manifest = Some(manifest);

@@ -1,7 +1,12 @@
 //! Publishing a run under `DIR/lists`: everything is written into a temporary directory, fsynced,
 //! renamed to `run-<n>`, and made current by one atomic rename of the small `CURRENT` pointer.
-//! A kill at any point leaves the previous run current; the leftovers are removed by the next
-//! run, which can simply be repeated.
+//! A kill at any point leaves the previous run current; a temporary run is removed by the next
+//! one, which can simply be repeated. One generation publishes at a time: it holds an exclusive
+//! lock on `DIR/lists/.lock` throughout (the kernel releases it when the process dies).
+//!
+//! Published runs are never removed or renumbered, so `runs/<n>` always means the same files: the
+//! next run is numbered after the highest `run-<n>` there is, and its deltas are against that
+//! run (complete once renamed, even if a kill kept it from becoming current).
 
 use crate::compute::Lists;
 use crate::csvout::{Out, Written};
@@ -9,7 +14,7 @@ use crate::delta::{self, BLOCKLIST_CHANGES, EXCEPTION_CHANGES, NOTIFICATION_CHAN
 use crate::key::NodeKey;
 use crate::manifest::{self, FileEntry, Manifest, ManifestOperator, FORMAT};
 use crate::snapshot::{self, Snapshot};
-use crate::{ListsError, CURRENT, MANIFEST, SIGNATURE, SNAPSHOT};
+use crate::{ListsError, CURRENT, LOCK, MANIFEST, SIGNATURE, SNAPSHOT};
 use std::path::{Path, PathBuf};
 
 /// What the manifest says besides the files.
@@ -18,6 +23,9 @@ pub struct PublishMeta {
     /// ISO 3166 alpha-2.
     pub country: String,
     pub classification_run: Option<u64>,
+    /// Deltas against an empty base instead of the latest run: when its snapshot is lost or
+    /// damaged, or the list configuration changed. The manifest says so.
+    pub full_base: bool,
 }
 
 /// A published run.
@@ -96,20 +104,34 @@ pub fn runs(root: &Path) -> Result<Vec<RunInfo>, ListsError> {
     Ok(out)
 }
 
+/// Takes the publication lock, or says who holds it. Kept until the returned file is dropped.
+fn lock(root: &Path) -> Result<std::fs::File, ListsError> {
+    let path = root.join(LOCK);
+    let f = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(ListsError::io(&path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ListsError::Busy(path)),
+        Err(std::fs::TryLockError::Error(e)) => Err(ListsError::Io { path, source: e }),
+    }
+}
+
 fn sync_dir(path: &Path) -> Result<(), ListsError> {
     let d = std::fs::File::open(path).map_err(ListsError::io(path))?;
     d.sync_all().map_err(ListsError::io(path))
 }
 
-/// Removes what a killed run left: temporary directories and runs never made current.
-fn clean(root: &Path, current: Option<u64>) -> Result<(), ListsError> {
+/// Removes what a killed run left before its rename: temporary directories and pointer. Runs
+/// are never removed: once renamed, a run is complete and may have been downloaded.
+fn clean(root: &Path) -> Result<(), ListsError> {
     let rd = std::fs::read_dir(root).map_err(ListsError::io(root))?;
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let stale = name.starts_with(".tmp-")
-            || name == format!("{CURRENT}.tmp")
-            || parse_run(&name).is_some_and(|n| current.is_none_or(|c| n > c));
-        if stale {
+        if name.starts_with(".tmp-") || name == format!("{CURRENT}.tmp") {
             let p = e.path();
             let r = if p.is_dir() {
                 std::fs::remove_dir_all(&p)
@@ -147,24 +169,42 @@ impl Made {
     }
 }
 
-/// The previous run's snapshot, checked against its manifest so a damaged base is never used.
-fn previous(root: &Path, run: u64) -> Result<Snapshot, ListsError> {
+/// The highest `run-<n>` directory, current or not.
+fn highest_run(root: &Path) -> Result<Option<u64>, ListsError> {
+    let rd = std::fs::read_dir(root).map_err(ListsError::io(root))?;
+    Ok(rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| parse_run(&e.file_name().to_string_lossy()))
+        .max())
+}
+
+/// The base run's snapshot, checked against its manifest so a damaged base is never used, and
+/// only if `lists` are made as that run's were.
+fn previous(root: &Path, run: u64, lists: &Lists) -> Result<Snapshot, ListsError> {
     let dir = run_dir(root, run);
-    let path = dir.join(SNAPSHOT);
-    let bad = |reason: String| ListsError::Snapshot {
-        path: path.clone(),
-        reason,
-    };
-    let bytes = std::fs::read(dir.join(MANIFEST)).map_err(ListsError::io(dir.join(MANIFEST)))?;
-    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    let Some(entry) = m.file(SNAPSHOT) else {
-        return Err(bad("the run's manifest does not list it".into()));
-    };
-    let (_, sha) = manifest::sha256_file(&path).map_err(|e| bad(e.to_string()))?;
-    if sha != entry.sha256 {
-        return Err(bad("its SHA-256 differs from the manifest's".into()));
+    let bad = |reason: String| ListsError::Base { run, reason };
+    let mpath = dir.join(MANIFEST);
+    let bytes = std::fs::read(&mpath).map_err(|e| bad(format!("{}: {e}", mpath.display())))?;
+    let m: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{}: {e}", mpath.display())))?;
+    let differences = manifest::differences(&m, lists);
+    if !differences.is_empty() {
+        return Err(ListsError::ConfigChanged { run, differences });
     }
-    snapshot::read(&path)
+    let path = dir.join(SNAPSHOT);
+    let Some(entry) = m.file(SNAPSHOT) else {
+        return Err(bad(format!("its manifest does not list {SNAPSHOT}")));
+    };
+    let (_, sha) =
+        manifest::sha256_file(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    if sha != entry.sha256 {
+        return Err(bad(format!(
+            "{}: its SHA-256 differs from the manifest's",
+            path.display()
+        )));
+    }
+    snapshot::read(&path).map_err(|e| bad(e.to_string()))
 }
 
 fn full_blocklist(dir: &Path, l: &Lists) -> Result<Vec<Made>, ListsError> {
@@ -330,8 +370,8 @@ fn link_blocklists(dir: &Path, l: &Lists, shared: &[Made]) -> Result<Vec<Made>, 
     Ok(made)
 }
 
-/// Writes `lists` as the next run under `root` (`DIR/lists`), with deltas against the current
-/// run, signs its manifest with `key`, and makes it current.
+/// Writes `lists` as the next run under `root` (`DIR/lists`), with deltas against the latest run
+/// (or an empty base with `meta.full_base`), signs its manifest with `key`, and makes it current.
 pub fn publish(
     root: &Path,
     lists: &Lists,
@@ -339,13 +379,24 @@ pub fn publish(
     meta: &PublishMeta,
 ) -> Result<RunSummary, ListsError> {
     std::fs::create_dir_all(root).map_err(ListsError::io(root))?;
-    let current = current_run(root)?;
-    clean(root, current)?;
-    let old = match current {
-        Some(c) => previous(root, c)?,
-        None => Snapshot::empty(lists.date),
+    // Held to the end: another generation's clean() would remove this one's temporary run.
+    let _lock = lock(root)?;
+    clean(root)?;
+    // CURRENT lags the highest run only after a kill between the rename and its switch; either
+    // may be missing after a restore.
+    let current = match current_run(root) {
+        Ok(c) => c,
+        // Garbage in the pointer: the run directories say which is latest, and it is rewritten.
+        Err(ListsError::Invalid(_)) => None,
+        Err(e) => return Err(e),
     };
-    let run = current.map_or(1, |c| c + 1);
+    let latest = current.max(highest_run(root)?);
+    let (old, previous_run) = match latest {
+        Some(l) if !meta.full_base => (previous(root, l, lists)?, Some(l)),
+        _ => (Snapshot::empty(lists.date), None),
+    };
+    let full_base = meta.full_base && latest.is_some();
+    let run = latest.map_or(1, |l| l + 1);
     let tmp = root.join(format!(".tmp-run-{run}"));
     std::fs::create_dir_all(&tmp).map_err(ListsError::io(&tmp))?;
     for id in &lists.operators {
@@ -396,20 +447,20 @@ pub fn publish(
         })
         .collect();
     made.extend(link_blocklists(&tmp, lists, &shared)?);
-    for id in &lists.operators {
-        sync_dir(&tmp.join(id))?;
-    }
 
     let mut files: Vec<FileEntry> = made.iter().map(Made::entry).collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format: FORMAT.into(),
         run,
         date: lists.date.to_string(),
-        previous_run: current,
+        previous_run,
+        full_base,
         classification_run: meta.classification_run,
         country: meta.country.clone(),
         key_id: key.public().key_id(),
+        operator: None,
+        config: lists.config.clone(),
+        blocking_conditions: lists.blocking_conditions.clone(),
         operators: lists
             .region_operators
             .iter()
@@ -419,12 +470,45 @@ pub fn publish(
                 mcc_mnc: o.mcc_mnc.clone(),
             })
             .collect(),
-        files,
+        files: Vec::new(),
     };
-    let bytes = manifest.to_bytes();
-    write_synced(&tmp.join(MANIFEST), &bytes)?;
-    let sig = format!("{}\n", hex::encode(key.sign(&bytes)));
-    write_synced(&tmp.join(SIGNATURE), sig.as_bytes())?;
+    // Each operator's own signed manifest: what it downloads and verifies, naming no other
+    // operator's files or row counts. The run's manifest pins them by hash.
+    for o in &manifest.operators {
+        let prefix = format!("{}/", o.id);
+        let mut own: Vec<FileEntry> = files
+            .iter()
+            .filter(|f| f.operator.as_deref() == Some(o.id.as_str()))
+            .filter_map(|f| {
+                let path = f.path.strip_prefix(&prefix)?.to_owned();
+                Some(FileEntry { path, ..f.clone() })
+            })
+            .collect();
+        own.sort_by(|a, b| a.path.cmp(&b.path));
+        let m = Manifest {
+            operator: Some(o.id.clone()),
+            operators: vec![o.clone()],
+            files: own,
+            ..manifest.clone()
+        };
+        let opdir = tmp.join(&o.id);
+        for (name, bytes, list) in sign(&opdir, &m, key)? {
+            files.push(FileEntry {
+                path: format!("{prefix}{name}"),
+                list: list.into(),
+                kind: "operator".into(),
+                change: None,
+                operator: Some(o.id.clone()),
+                rows: 0,
+                bytes: bytes.len() as u64,
+                sha256: manifest::sha256_hex(&bytes),
+            });
+        }
+        sync_dir(&opdir)?;
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    manifest.files = files;
+    sign(&tmp, &manifest, key)?;
     sync_dir(&tmp)?;
 
     let dir = run_dir(root, run);
@@ -435,6 +519,18 @@ pub fn publish(
     std::fs::rename(&pointer, root.join(CURRENT)).map_err(ListsError::io(root.join(CURRENT)))?;
     sync_dir(root)?;
     Ok(RunSummary { run, dir, manifest })
+}
+
+/// A signed file: its name, bytes and list (`manifest` or `signature`).
+type SignedFile = (&'static str, Vec<u8>, &'static str);
+
+/// Writes `m` and its signature into `dir`.
+fn sign(dir: &Path, m: &Manifest, key: &NodeKey) -> Result<[SignedFile; 2], ListsError> {
+    let bytes = m.to_bytes();
+    write_synced(&dir.join(MANIFEST), &bytes)?;
+    let sig = format!("{}\n", hex::encode(key.sign(&bytes))).into_bytes();
+    write_synced(&dir.join(SIGNATURE), &sig)?;
+    Ok([(MANIFEST, bytes, "manifest"), (SIGNATURE, sig, "signature")])
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ListsError> {

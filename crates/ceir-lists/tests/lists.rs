@@ -45,6 +45,8 @@ fn id(s: &str) -> IdKey {
 
 struct Scenario {
     date: Day,
+    /// The end of the lookback window when not the list date.
+    lookback_end: Option<Day>,
     rows: Vec<(ImeiNorm, &'static str, Option<Day>, Option<Day>)>,
     triplets: Vec<Triplet>,
     operators: Vec<String>,
@@ -148,6 +150,7 @@ fn run1() -> Scenario {
     ];
     Scenario {
         date: d1,
+        lookback_end: None,
         rows,
         triplets,
         operators,
@@ -189,14 +192,17 @@ fn run2() -> Scenario {
 }
 
 fn lists_of(s: &Scenario, cfg: &ListConfig) -> Lists {
-    let region = Region::default_for("AZ").unwrap();
-    let conditions = conditions();
+    lists_with(s, cfg, &conditions(), &Region::default_for("AZ").unwrap())
+}
+
+fn lists_with(s: &Scenario, cfg: &ListConfig, conditions: &[Condition], region: &Region) -> Lists {
     let golden: HashSet<u64> = [G, G2].into();
     let barred: HashSet<u64> = [P3].into();
     let barred_tacs: HashSet<u32> = [49_000_000].into();
     let input = ListInput {
         date: s.date,
-        conditions: &conditions,
+        lookback_end: s.lookback_end.unwrap_or(s.date),
+        conditions,
         triplets: &s.triplets,
         triplet_operators: &s.operators,
         raw_imeis: &s.raw,
@@ -204,7 +210,7 @@ fn lists_of(s: &Scenario, cfg: &ListConfig) -> Lists {
         golden: &golden,
         barred: &barred,
         barred_tacs: &barred_tacs,
-        region: &region,
+        region,
         config: cfg,
     };
     compute(
@@ -228,6 +234,14 @@ fn meta() -> PublishMeta {
     PublishMeta {
         country: "AZ".into(),
         classification_run: Some(1),
+        full_base: false,
+    }
+}
+
+fn full_base() -> PublishMeta {
+    PublishMeta {
+        full_base: true,
+        ..meta()
     }
 }
 
@@ -356,17 +370,25 @@ fn exception_lists_can_be_restricted_to_blocklisted_imeis_and_include_barred() {
 #[test]
 fn amnesty_adds_a_column_and_the_imsi_change_rule_follows_dirbs() {
     let mut s = run1();
-    // N1's subscriber number is paired with another SIM: by default that spares the triplet.
+    // N1's subscriber number is paired with another SIM: without notify_imsi_change that
+    // spares the triplet.
     s.pairings.push(Pairing {
         imei: N1,
         imsi: id("400019999999999"),
         msisdn: id("994501111111"),
     });
     // N3 (an azercell SIM seen on naxtel) remains.
-    let dflt = lists_of(&s, &ListConfig::default());
-    assert_eq!(dflt.notifications_len("azercell"), 1);
+    let spared = lists_of(
+        &s,
+        &ListConfig {
+            notify_imsi_change: false,
+            ..ListConfig::default()
+        },
+    );
+    assert_eq!(spared.notifications_len("azercell"), 1);
+    // By default (DIRBS's code default) the subscriber with a new SIM is told.
+    assert!(ListConfig::default().notify_imsi_change);
     let cfg = ListConfig {
-        notify_imsi_change: true,
         amnesty_enabled: true,
         ..ListConfig::default()
     };
@@ -381,6 +403,27 @@ fn amnesty_adds_a_column_and_the_imsi_change_rule_follows_dirbs() {
          35000000000010,400011111111111,994501111111,20261201,not_registered,False\n\
          35000000000012,400013333333333,994503333333,20261231,not_registered,False\n"
     );
+}
+
+#[test]
+fn the_lookback_window_ends_where_the_observations_do() {
+    // Two months after the data, a 60-day window ending on the list date sees none of it.
+    let mut s = run1();
+    let d = s.date;
+    s.date = d.plus(60);
+    for r in &mut s.rows {
+        if r.1 == "not_on_registration_list" {
+            r.3 = Some(d.plus(90));
+        }
+    }
+    let cfg = ListConfig::default();
+    assert_eq!(cfg.lookback_days, 60);
+    assert_eq!(lists_of(&s, &cfg).notifications_len("azercell"), 0);
+    // Ending on the last day observed (2026-10-31), as DIRBS's analysis end date does.
+    s.lookback_end = Some(d.plus(-1));
+    let l = lists_of(&s, &cfg);
+    assert_eq!(l.notifications_len("azercell"), 2);
+    assert_eq!(l.notifications_len("nar"), 2);
 }
 
 fn published() -> (tempfile::TempDir, PathBuf) {
@@ -409,19 +452,82 @@ fn verification_passes_untouched_lists() {
     assert!(verify(&dir.join("manifest.json"), &key().public(), None)
         .unwrap()
         .ok());
-    // What one operator downloaded: its directory, the manifest and the signature.
+    // What one operator downloaded: its own files, manifest and signature, in one directory.
     let only = tempfile::tempdir().unwrap();
-    std::fs::create_dir(only.path().join("nar")).unwrap();
     for f in std::fs::read_dir(dir.join("nar")).unwrap() {
         let f = f.unwrap();
-        std::fs::copy(f.path(), only.path().join("nar").join(f.file_name())).unwrap();
-    }
-    for f in ["manifest.json", "manifest.json.sig"] {
-        std::fs::copy(dir.join(f), only.path().join(f)).unwrap();
+        std::fs::copy(f.path(), only.path().join(f.file_name())).unwrap();
     }
     let v = verify(only.path(), &key().public(), Some("nar")).unwrap();
     assert!(v.ok(), "{:?}", v.problems);
-    assert!(!verify(only.path(), &key().public(), None).unwrap().ok());
+    let m = v.manifest.unwrap();
+    assert_eq!(m.operator.as_deref(), Some("nar"));
+    assert_eq!(m.operators.len(), 1, "no other operator is named");
+    assert!(m.files.iter().all(|f| f.operator.as_deref() == Some("nar")));
+    assert!(m.file("blocklist.csv").is_some() && m.file("exceptions.csv").is_some());
+    // Blocklist, notifications and exceptions, each full and its deltas.
+    assert_eq!(v.files_checked, (1 + 3) + (1 + 5) + (1 + 2));
+    // The operator's manifest from the node's own tree, and through the run's.
+    assert!(verify(&dir.join("nar"), &key().public(), None)
+        .unwrap()
+        .ok());
+    let v = verify(&tmp.path().join("lists"), &key().public(), Some("nar")).unwrap();
+    assert!(v.ok(), "{:?}", v.problems);
+    assert_eq!(v.manifest_path, dir.join("nar/manifest.json"));
+    // Another operator's name: refused, not an empty success.
+    let e = verify(only.path(), &key().public(), Some("bakcell")).unwrap_err();
+    assert!(
+        e.to_string().contains("nar's manifest, not bakcell's"),
+        "{e}"
+    );
+    let e = verify(&dir, &key().public(), Some("nobody")).unwrap_err();
+    assert!(
+        e.to_string().contains("no operator \"nobody\"") && e.to_string().contains("azercell"),
+        "{e}"
+    );
+    // A file of the operator's that its manifest does not list.
+    std::fs::write(only.path().join("exceptions_delta_added.csv.orig"), "x").unwrap();
+    let v = verify(only.path(), &key().public(), Some("nar")).unwrap();
+    assert_eq!(
+        v.problems,
+        vec![Problem::Unlisted("exceptions_delta_added.csv.orig".into())]
+    );
+}
+
+/// Re-signs an edited manifest with the node's key, as a node of another version could have.
+fn resign(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut m);
+    let bytes = serde_json::to_vec_pretty(&m).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let sig: String = key()
+        .sign(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(dir.join("manifest.json.sig"), format!("{sig}\n")).unwrap();
+}
+
+#[test]
+fn an_unknown_format_and_a_path_named_twice_are_named() {
+    let (_tmp, dir) = published();
+    resign(&dir, |m| {
+        m["format"] = "ceir-lists/9".into();
+        let files = m["files"].as_array_mut().unwrap();
+        let first = files[0].clone();
+        files.push(first);
+    });
+    let v = verify(&dir, &key().public(), None).unwrap();
+    let first = v.manifest.as_ref().unwrap().files[0].path.clone();
+    assert_eq!(
+        v.problems,
+        vec![
+            Problem::Format("ceir-lists/9".into()),
+            Problem::DuplicatePath(first)
+        ]
+    );
+    assert!(v.problems[0].to_string().contains("ceir-lists/2"));
 }
 
 #[test]
@@ -507,11 +613,9 @@ fn a_killed_run_leaves_the_previous_one_current_and_is_repeated() {
     let root = tmp.path().join("lists");
     let cfg = ListConfig::default();
     publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
-    // What a kill leaves at various points: a half-written temporary run, a renamed run whose
-    // pointer was never switched, a half-written pointer.
+    // What a kill before the rename leaves: a half-written temporary run and pointer.
     std::fs::create_dir_all(root.join(".tmp-run-2/nar")).unwrap();
     std::fs::write(root.join(".tmp-run-2/nar/notifications.csv"), "imei,im").unwrap();
-    std::fs::create_dir_all(root.join("run-2")).unwrap();
     std::fs::write(root.join("CURRENT.tmp"), "run-").unwrap();
     assert_eq!(ceir_lists::current_run(&root).unwrap(), Some(1));
     assert_eq!(ceir_lists::runs(&root).unwrap().len(), 1);
@@ -523,8 +627,81 @@ fn a_killed_run_leaves_the_previous_one_current_and_is_repeated() {
     assert!(verify(&root, &key().public(), None).unwrap().ok());
 }
 
+/// The bytes of every file of a run, to show it is unchanged.
+fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let rel = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &format!("{rel}/"), out);
+            } else {
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
 #[test]
-fn a_damaged_snapshot_is_never_used_as_a_base() {
+fn a_run_renamed_but_never_made_current_is_the_next_base() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    let r2 = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    // A kill between the rename of run-2 and the switch of CURRENT.
+    std::fs::write(root.join("CURRENT"), "run-1\n").unwrap();
+    assert_eq!(ceir_lists::runs(&root).unwrap().len(), 1, "not served yet");
+    let before = contents(&r2.dir);
+    let r3 = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!((r3.run, r3.manifest.previous_run), (3, Some(2)));
+    for f in r3.manifest.files.iter().filter(|f| f.kind == "delta") {
+        assert_eq!(f.rows, 0, "{}: the same lists as run-2", f.path);
+    }
+    assert_eq!(contents(&r2.dir), before);
+    assert_eq!(
+        ceir_lists::runs(&root)
+            .unwrap()
+            .iter()
+            .map(|r| (r.run, r.previous_run))
+            .collect::<Vec<_>>(),
+        vec![(3, Some(2)), (2, Some(1)), (1, None)]
+    );
+}
+
+#[test]
+fn published_runs_survive_a_lost_current_pointer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    let r1 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    let r2 = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    let (one, two) = (contents(&r1.dir), contents(&r2.dir));
+    std::fs::remove_file(root.join("CURRENT")).unwrap();
+    let r3 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    // Numbered after the highest run, with deltas against it; runs/1 and runs/2 unchanged.
+    assert_eq!((r3.run, r3.manifest.previous_run), (3, Some(2)));
+    assert_eq!(
+        r3.manifest
+            .file("blocklist_delta_unblocked.csv")
+            .unwrap()
+            .rows,
+        1
+    );
+    assert_eq!(contents(&r1.dir), one);
+    assert_eq!(contents(&r2.dir), two);
+    // Garbage in the pointer, likewise.
+    std::fs::write(root.join("CURRENT"), "run-x\n").unwrap();
+    let r4 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!((r4.run, r4.manifest.previous_run), (4, Some(3)));
+    assert_eq!(ceir_lists::runs(&root).unwrap().len(), 4);
+}
+
+#[test]
+fn a_damaged_snapshot_is_never_used_as_a_base_and_a_full_base_recovers() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("lists");
     let cfg = ListConfig::default();
@@ -535,6 +712,135 @@ fn a_damaged_snapshot_is_never_used_as_a_base() {
     bytes[last] ^= 1;
     std::fs::write(&snap, bytes).unwrap();
     let err = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap_err();
-    assert!(err.to_string().contains("SHA-256 differs"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("SHA-256 differs"), "{text}");
+    assert!(text.contains("--full-base"), "{text}");
+    assert!(
+        !text.contains("remove"),
+        "no advice to delete anything: {text}"
+    );
     assert_eq!(ceir_lists::current_run(&root).unwrap(), Some(1));
+    // The recovery: deltas against an empty base, and the manifest says so.
+    let r2 = publish(&root, &lists_of(&run2(), &cfg), &key(), &full_base()).unwrap();
+    assert_eq!((r2.run, r2.manifest.previous_run), (2, None));
+    assert!(r2.manifest.full_base);
+    let text = std::fs::read_to_string(r2.dir.join("manifest.json")).unwrap();
+    assert!(text.contains("\"full_base\": true"), "{text}");
+    let rows = |p: &str| r2.manifest.file(p).unwrap().rows;
+    assert_eq!(rows("blocklist_delta_blocked.csv"), rows("blocklist.csv"));
+    assert_eq!(rows("blocklist_delta_unblocked.csv"), 0);
+    assert!(
+        r.dir.join("manifest.json").is_file(),
+        "run-1 stays published"
+    );
+    // The next run is against run-2 again, as usual.
+    let r3 = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!(
+        (r3.manifest.previous_run, r3.manifest.full_base),
+        (Some(2), false)
+    );
+}
+
+#[test]
+fn a_run_of_the_first_manifest_format_stays_listed_but_is_no_base() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    let r1 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    // What an earlier ceir wrote: no settings, no conditions.
+    let path = r1.dir.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["format"] = "ceir-lists/1".into();
+    let o = m.as_object_mut().unwrap();
+    o.remove("config");
+    o.remove("blocking_conditions");
+    std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    assert_eq!(ceir_lists::runs(&root).unwrap().len(), 1);
+    let err = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("blocking condition stolen_list is new"),
+        "{err}"
+    );
+    let r2 = publish(&root, &lists_of(&run2(), &cfg), &key(), &full_base()).unwrap();
+    assert_eq!((r2.run, r2.manifest.full_base), (2, true));
+}
+
+#[test]
+fn deltas_across_a_configuration_change_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    let r1 = publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!(r1.manifest.config, cfg);
+    assert_eq!(
+        r1.manifest
+            .blocking_conditions
+            .iter()
+            .map(|c| c.label.as_str())
+            .collect::<Vec<_>>(),
+        ["duplicate_mk1", "not_on_registration_list", "stolen_list"]
+    );
+    let longer = ListConfig {
+        lookback_days: cfg.lookback_days + 30,
+        ..cfg.clone()
+    };
+    let err = publish(&root, &lists_of(&run2(), &longer), &key(), &meta()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("lookback_days is"), "{text}");
+    assert!(text.contains("--full-base"), "{text}");
+    // A condition's reason changes.
+    let s = run2();
+    let mut changed = conditions();
+    changed[0].reason = "stolen or lost".into();
+    let l = lists_with(&s, &cfg, &changed, &Region::default_for("AZ").unwrap());
+    let err = publish(&root, &l, &key(), &meta()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("blocking condition stolen_list has the reason"),
+        "{err}"
+    );
+    // An operator leaves the region: its rows must not vanish without a word.
+    let mut region = Region::default_for("AZ").unwrap();
+    region.operators.retain(|o| o.id != "naxtel");
+    let l = lists_with(&s, &cfg, &conditions(), &region);
+    let err = publish(&root, &l, &key(), &meta()).unwrap_err();
+    assert!(err.to_string().contains("operator naxtel is gone"), "{err}");
+    assert_eq!(ceir_lists::current_run(&root).unwrap(), Some(1));
+    // Deliberately: an empty base.
+    let r2 = publish(&root, &l, &key(), &full_base()).unwrap();
+    assert!(r2.manifest.full_base);
+    assert!(r2.manifest.operators.iter().all(|o| o.id != "naxtel"));
+}
+
+#[test]
+fn a_second_generation_is_refused_while_one_publishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lists");
+    let cfg = ListConfig::default();
+    publish(&root, &lists_of(&run1(), &cfg), &key(), &meta()).unwrap();
+    // Another process is writing run 2: it holds the lock and has a temporary run under way.
+    let other = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join(".lock"))
+        .unwrap();
+    other.try_lock().unwrap();
+    std::fs::create_dir_all(root.join(".tmp-run-2/nar")).unwrap();
+    let err = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("another list generation is running"),
+        "{err}"
+    );
+    assert!(
+        root.join(".tmp-run-2/nar").is_dir(),
+        "the other's work is left alone"
+    );
+    assert_eq!(ceir_lists::current_run(&root).unwrap(), Some(1));
+    drop(other);
+    let r = publish(&root, &lists_of(&run2(), &cfg), &key(), &meta()).unwrap();
+    assert_eq!(r.run, 2);
+    assert!(!root.join(".tmp-run-2").exists());
 }

@@ -73,6 +73,47 @@ pub struct Config {
     pub import: ImportConfig,
     /// The networks of this node's country (`[region]`); by default those of `country`.
     pub region: Option<ceir_domain::observe::Region>,
+    /// Operator list generation (`[lists]`).
+    pub lists: ListsConfig,
+}
+
+/// `[lists]`: DIRBS's `list_generation` settings, under ceir's names or DIRBS's. The defaults
+/// and why they were chosen are on [`ceir_lists::ListConfig`]. Whether notification lists carry
+/// `amnesty_granted` is not set here: it follows the amnesty of the conditions in force.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListsConfig {
+    pub lookback_days: u32,
+    #[serde(alias = "restrict_exceptions_list_to_blacklisted_imeis")]
+    pub restrict_exceptions_to_blocklisted: bool,
+    #[serde(alias = "include_barred_imeis_in_exceptions_list")]
+    pub include_barred_in_exceptions: bool,
+    pub notify_imsi_change: bool,
+}
+
+impl Default for ListsConfig {
+    fn default() -> Self {
+        let d = ceir_lists::ListConfig::default();
+        ListsConfig {
+            lookback_days: d.lookback_days,
+            restrict_exceptions_to_blocklisted: d.restrict_exceptions_to_blocklisted,
+            include_barred_in_exceptions: d.include_barred_in_exceptions,
+            notify_imsi_change: d.notify_imsi_change,
+        }
+    }
+}
+
+impl ListsConfig {
+    /// The settings list generation runs with, given the amnesty of the conditions in force.
+    pub fn list_config(&self, amnesty_enabled: bool) -> ceir_lists::ListConfig {
+        ceir_lists::ListConfig {
+            lookback_days: self.lookback_days,
+            restrict_exceptions_to_blocklisted: self.restrict_exceptions_to_blocklisted,
+            include_barred_in_exceptions: self.include_barred_in_exceptions,
+            notify_imsi_change: self.notify_imsi_change,
+            amnesty_enabled,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -115,6 +156,7 @@ impl Default for Config {
             outbox_dir: None,
             import: ImportConfig::default(),
             region: None,
+            lists: ListsConfig::default(),
         }
     }
 }
@@ -223,6 +265,31 @@ impl Config {
         if let Some(v) = get("CEIR_OUTBOX_DIR").filter(|v| !v.is_empty()) {
             self.outbox_dir = Some(v.into());
         }
+        if let Some(v) = get("CEIR_LISTS_LOOKBACK_DAYS") {
+            self.lists.lookback_days = v
+                .parse()
+                .with_context(|| format!("CEIR_LISTS_LOOKBACK_DAYS={v}: give a number of days"))?;
+        }
+        for (key, field) in [
+            (
+                "CEIR_LISTS_RESTRICT_EXCEPTIONS_TO_BLOCKLISTED",
+                &mut self.lists.restrict_exceptions_to_blocklisted,
+            ),
+            (
+                "CEIR_LISTS_INCLUDE_BARRED_IN_EXCEPTIONS",
+                &mut self.lists.include_barred_in_exceptions,
+            ),
+            (
+                "CEIR_LISTS_NOTIFY_IMSI_CHANGE",
+                &mut self.lists.notify_imsi_change,
+            ),
+        ] {
+            if let Some(v) = get(key) {
+                *field = v
+                    .parse()
+                    .with_context(|| format!("{key}={v}: use true or false"))?;
+            }
+        }
         Ok(())
     }
 
@@ -243,6 +310,13 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&self.max_catalog_drop) {
             bail!("max_catalog_drop must be between 0 and 1");
+        }
+        // The window is loaded into memory whole; ten years is beyond any use.
+        if !(1..=3660).contains(&self.lists.lookback_days) {
+            bail!(
+                "lists.lookback_days is {}: give a number of days between 1 and 3660",
+                self.lists.lookback_days
+            );
         }
         self.sign_in()?;
         Ok(())
@@ -403,6 +477,53 @@ mod tests {
         assert_eq!(c.outbox_dir, Some(PathBuf::from("/var/spool/ceir")));
         let c: Config = toml::from_str("outbox_dir = \"spool\"").unwrap();
         assert_eq!(c.outbox_dir, Some(PathBuf::from("spool")));
+    }
+
+    #[test]
+    fn list_settings_come_from_defaults_then_the_file_then_the_environment() {
+        let d = Config::default().lists.list_config(false);
+        assert_eq!(d, ceir_lists::ListConfig::default());
+        assert_eq!((d.lookback_days, d.notify_imsi_change), (60, true));
+        // DIRBS's names are accepted, so its list_generation block translates as is.
+        let mut c: Config = toml::from_str(
+            "[lists]\nlookback_days = 180\nrestrict_exceptions_list_to_blacklisted_imeis = true\n\
+             include_barred_imeis_in_exceptions_list = true\nnotify_imsi_change = false",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let l = c.lists.list_config(true);
+        assert_eq!(
+            l,
+            ceir_lists::ListConfig {
+                lookback_days: 180,
+                restrict_exceptions_to_blocklisted: true,
+                include_barred_in_exceptions: true,
+                notify_imsi_change: false,
+                amnesty_enabled: true,
+            }
+        );
+        c.apply_env(|k| match k {
+            "CEIR_LISTS_LOOKBACK_DAYS" => Some("90".into()),
+            "CEIR_LISTS_NOTIFY_IMSI_CHANGE" => Some("true".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            (c.lists.lookback_days, c.lists.notify_imsi_change),
+            (90, true)
+        );
+        assert!(
+            c.lists.restrict_exceptions_to_blocklisted,
+            "kept from the file"
+        );
+        let e = c
+            .apply_env(|k| (k == "CEIR_LISTS_INCLUDE_BARRED_IN_EXCEPTIONS").then(|| "yes".into()))
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("use true or false"), "{e:#}");
+        let c: Config = toml::from_str("[lists]\nlookback_days = 0").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("between 1 and 3660"), "{e}");
+        assert!(toml::from_str::<Config>("[lists]\namnesty_enabled = true").is_err());
     }
 
     #[test]

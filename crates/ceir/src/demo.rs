@@ -145,10 +145,20 @@ async fn network_month(
         },
     )
     .await?;
+    // The simulated month stands for the present: the lists are made as of its last day, the
+    // classification's date, rather than today's.
+    let classified = ceir_classify::StateStore::open(&cfg.data.join("classification"))?
+        .current()?
+        .map(|c| c.run.date.to_string());
     crate::lists_cmd::run(
         cfg,
         Some(store),
-        crate::lists_cmd::ListsCmd::Generate { date: None },
+        &SystemClock,
+        crate::lists_cmd::ListsCmd::Generate {
+            date: classified,
+            full_base: false,
+            conditions: None,
+        },
     )
     .await?;
     let rows: u64 = sim.operator_files.iter().filter(ours).map(|f| f.rows).sum();

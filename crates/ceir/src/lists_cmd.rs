@@ -2,14 +2,16 @@
 //! the node's signing key `DIR/node.key`.
 
 use crate::config::Config;
+use crate::UsageError;
 use anyhow::{bail, Context, Result};
+use ceir_domain::classify::ListFlags;
 use ceir_domain::lists::{ListKind, Reason, Subject};
 use ceir_domain::observe::{Day, IdKey, ImeiNorm, Region, Triplet};
-use ceir_domain::Imsi;
+use ceir_domain::{Clock, Imsi};
 use ceir_lists::{
     Condition, ListConfig, ListInput, NodeKey, Pairing, PublicKey, PublishMeta, Row, RunSummary,
 };
-use ceir_store::Store;
+use ceir_store::{IndexSnapshot, Store};
 use clap::Subcommand;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -20,20 +22,32 @@ pub enum ListsCmd {
     /// exception lists per operator, full and delta against the previous run, with a signed
     /// manifest, published atomically under DIR/lists.
     Generate {
-        /// The list date (yyyy-mm-dd); default the classification's date.
+        /// The list date (yyyy-mm-dd): IMEIs whose block date has come by then are blocklisted,
+        /// later ones notified. Default today, as DIRBS lists use the day they are made.
         #[arg(long)]
         date: Option<String>,
+        /// Make the deltas against an empty base instead of the latest run, when its snapshot is
+        /// lost or damaged or the list configuration changed: the manifest says so, and
+        /// operators reload the full lists. Earlier runs stay published.
+        #[arg(long)]
+        full_base: bool,
+        /// The conditions file whose amnesty applies (the `amnesty_granted` column); default
+        /// DIR/conditions.toml, else the built-in conditions, as for `ceir classify`.
+        #[arg(long)]
+        conditions: Option<PathBuf>,
     },
-    /// Check a set of lists: the manifest's signature and every file's size and SHA-256. Exit
-    /// code 2 when anything is wrong.
+    /// Check a set of lists: the manifest's signature and every file's size and SHA-256, and
+    /// that no file beside it is unlisted. Exit code 2 when anything is wrong, 1 when nothing
+    /// could be checked (no manifest there, a bad key, an operator the run does not know).
     Verify {
-        /// A run directory (DIR/lists/run-<n>), its manifest.json, or DIR/lists (the current run).
+        /// A run directory (DIR/lists/run-<n>), its manifest.json, DIR/lists (the current run), or
+        /// the directory an operator saved its files in (with their manifest.json and .sig).
         path: PathBuf,
         /// The signer's public key (`ed25519:<hex>` as `ceir node key` prints it, or a file
         /// holding it); default this node's own key.
         #[arg(long)]
         key: Option<String>,
-        /// Check only this operator's files (what it downloaded).
+        /// Check this operator's own signed manifest and files (what it downloads).
         #[arg(long)]
         operator: Option<String>,
     },
@@ -72,18 +86,29 @@ pub fn node(cfg: &Config, cmd: NodeCmd) -> Result<()> {
     }
 }
 
-pub async fn run(cfg: &Config, store: Option<&dyn Store>, cmd: ListsCmd) -> Result<()> {
+pub async fn run(
+    cfg: &Config,
+    store: Option<&dyn Store>,
+    clock: &dyn Clock,
+    cmd: ListsCmd,
+) -> Result<()> {
     match cmd {
-        ListsCmd::Generate { date } => {
+        ListsCmd::Generate {
+            date,
+            full_base,
+            conditions,
+        } => {
             let date = date
                 .map(|d| {
-                    Day::parse_iso(&d).with_context(|| format!("--date {d:?} is not yyyy-mm-dd"))
+                    Day::parse_iso(&d).ok_or_else(|| {
+                        UsageError(format!("--date {d:?} is not a date: give yyyy-mm-dd"))
+                    })
                 })
                 .transpose()?;
             let Some(store) = store else {
                 bail!("generating lists needs the store")
             };
-            generate(cfg, store, date).await
+            generate(cfg, store, clock, date, full_base, conditions.as_deref()).await
         }
         ListsCmd::Verify {
             path,
@@ -128,13 +153,23 @@ fn public_key(cfg: &Config, given: Option<&str>) -> Result<PublicKey> {
 }
 
 fn verify(cfg: &Config, path: &Path, key: Option<&str>, operator: Option<&str>) -> Result<()> {
-    let key = public_key(cfg, key)?;
-    let v = ceir_lists::verify(path, &key, operator)?;
+    // Anything that stops the check before it starts is the command line's to fix (exit code
+    // 1); exit code 2 means the lists were checked and are not to be used.
+    let usage = |e: anyhow::Error| anyhow::Error::new(UsageError(format!("{e:#}")));
+    let key = public_key(cfg, key).map_err(usage)?;
+    let v = ceir_lists::verify(path, &key, operator).map_err(|e| usage(e.into()))?;
     println!("manifest {}", v.manifest_path.display());
     if let Some(m) = &v.manifest {
         println!(
-            "run {} of {}, date {}, signed by key {}",
-            m.run, m.country, m.date, m.key_id
+            "run {} of {}, date {}, signed by key {}{}",
+            m.run,
+            m.country,
+            m.date,
+            m.key_id,
+            m.operator
+                .as_ref()
+                .map(|o| format!(", lists of {o}"))
+                .unwrap_or_default()
         );
     }
     for p in &v.problems {
@@ -174,76 +209,139 @@ pub struct Classification {
     pub barred: HashSet<u64>,
 }
 
-/// The classification the lists are made from: the last committed `ceir classify` run and the
-/// observations of the lookback window before its date (or `date`).
-fn classification(data: &Path, date: Option<Day>) -> Result<Option<Classification>> {
+/// The list date and the last day of the lookback window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListDates {
+    pub date: Day,
+    pub lookback_end: Day,
+}
+
+/// DIRBS's dates: the list date is the one given, else today; the lookback window ends on the
+/// date given, else on the last day observed (operator data lags), never after today.
+pub fn list_dates(given: Option<Day>, clock: &dyn Clock, last_observed: Option<Day>) -> ListDates {
+    match given {
+        Some(date) => ListDates {
+            date,
+            lookback_end: date,
+        },
+        None => {
+            let today = Day::of(clock.now());
+            ListDates {
+                date: today,
+                lookback_end: last_observed.map_or(today, |l| l.min(today)),
+            }
+        }
+    }
+}
+
+/// The classification the lists are made from: the last committed `ceir classify` run, and the
+/// observations of the lookback window.
+fn classification(
+    data: &Path,
+    given: Option<Day>,
+    clock: &dyn Clock,
+    lookback_days: u32,
+) -> Result<Option<(Classification, ListDates)>> {
     let Some(c) = ceir_classify::StateStore::open(&data.join("classification"))?.current()? else {
         return Ok(None);
     };
-    let date = date.unwrap_or(c.run.date);
-    let lookback = ListConfig::default().lookback_days as i32;
-    let batch = ceir_observe::ObservationStore::open(&data.join("observations"))?
-        .load(date.plus(1 - lookback), date)?;
-    Ok(Some(Classification {
-        run: Some(c.run.id),
-        date: Some(c.run.date),
-        conditions: c
-            .conditions
-            .iter()
-            .map(|k| Condition {
-                label: k.label.clone(),
-                reason: k.reason.clone(),
-                blocking: k.blocking,
-            })
-            .collect(),
-        rows: c
-            .rows
-            .into_iter()
-            .map(|r| (r.imei, r.condition, r.end, r.block_date, r.amnesty))
-            .collect(),
-        triplet_operators: batch.operators,
-        raw_imeis: batch.raw_imeis,
-        triplets: batch.triplets,
-        golden: HashSet::new(),
-        barred: HashSet::new(),
-    }))
+    let observations = ceir_observe::ObservationStore::open(&data.join("observations"))?;
+    let dates = list_dates(given, clock, observations.last_day()?);
+    let end = dates.lookback_end;
+    let batch = observations.load(end.plus(1 - lookback_days as i32), end)?;
+    Ok(Some((
+        Classification {
+            run: Some(c.run.id),
+            date: Some(c.run.date),
+            conditions: c
+                .conditions
+                .iter()
+                .map(|k| Condition {
+                    label: k.label.clone(),
+                    reason: k.reason.clone(),
+                    blocking: k.blocking,
+                })
+                .collect(),
+            rows: c
+                .rows
+                .into_iter()
+                .map(|r| (r.imei, r.condition, r.end, r.block_date, r.amnesty))
+                .collect(),
+            triplet_operators: batch.operators,
+            raw_imeis: batch.raw_imeis,
+            triplets: batch.triplets,
+            golden: HashSet::new(),
+            barred: HashSet::new(),
+        },
+        dates,
+    )))
 }
 
-async fn generate(cfg: &Config, store: &dyn Store, date: Option<Day>) -> Result<()> {
-    let Some(mut c) = classification(&cfg.data, date)? else {
+/// The IMEIs classification counts as barred: blocked for any reason but theft or loss
+/// ([`ListFlags::of_entry`]), so the exception lists leave out the same devices that
+/// `exists_in_barred_list` matches.
+pub fn barred_imeis(blocked: impl IntoIterator<Item = (Subject, Reason)>) -> HashSet<u64> {
+    blocked
+        .into_iter()
+        .filter_map(|(subject, reason)| match subject {
+            Subject::Imei(i)
+                if ListFlags::of_entry(ListKind::Blocked, reason)
+                    .is_some_and(|f| f.has(ListFlags::BARRED)) =>
+            {
+                Some(i.body())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The settings lists are made with: `[lists]`, and the amnesty of the conditions in force.
+pub fn list_config(cfg: &Config, conditions: &ceir_domain::classify::Conditions) -> ListConfig {
+    cfg.lists.list_config(conditions.amnesty.enabled)
+}
+
+async fn generate(
+    cfg: &Config,
+    store: &dyn Store,
+    clock: &dyn Clock,
+    date: Option<Day>,
+    full_base: bool,
+    conditions: Option<&Path>,
+) -> Result<()> {
+    let (conditions, _) = crate::classify::load_conditions(&cfg.data, conditions)?;
+    let config = list_config(cfg, &conditions);
+    let Some((mut c, dates)) = classification(&cfg.data, date, clock, config.lookback_days)? else {
         bail!(
             "no classification to make lists from in {}: import operator data and run `ceir classify` first",
             cfg.data.join("classification").display()
         );
     };
+    if let Some(d) = c.date.filter(|d| *d > dates.date) {
+        eprintln!(
+            "note: the list date {} is before the classification's date {d}",
+            dates.date
+        );
+    }
     let region = cfg.region()?;
     c.golden = golden_among(store, &c.rows).await?;
-    c.barred = store
-        .list_subjects(ListKind::Blocked)
-        .await?
-        .into_iter()
-        .filter_map(|(subject, reason)| match subject {
-            Subject::Imei(i) if reason == Reason::Other => Some(i.body()),
-            _ => None,
-        })
-        .collect();
+    c.barred = barred_imeis(store.list_subjects(ListKind::Blocked).await?);
     let snap = store.snapshot().await?;
-    let pairings = pairings_of(&snap.pairs);
+    let pairings = pairings(&snap);
     let barred_tacs: HashSet<u32> = snap.barred_tacs.iter().copied().collect();
-    let date = match date.or(c.date) {
-        Some(d) => d,
-        None => bail!("no list date: give --date yyyy-mm-dd"),
-    };
+    drop(snap);
     let started = std::time::Instant::now();
     let summary = generate_lists(
         &cfg.data,
         &cfg.country,
         &c,
-        date,
-        &pairings,
-        &barred_tacs,
-        &region,
-        &ListConfig::default(),
+        &Generation {
+            dates,
+            pairings: &pairings,
+            barred_tacs: &barred_tacs,
+            region: &region,
+            config: &config,
+            full_base,
+        },
     )?;
     print_summary(&summary, started.elapsed());
     Ok(())
@@ -264,46 +362,64 @@ async fn golden_among(store: &dyn Store, rows: &[StateRowParts]) -> Result<HashS
         .collect())
 }
 
-/// Exception pairs of the registry as list pairings (the registry's pairings carry no MSISDN).
-pub fn pairings_of(pairs: &[(u64, u64)]) -> Vec<Pairing> {
-    pairs
+/// The pairings of the exception lists, loaded in this one place. Today they are the
+/// registry's exception pairs, which carry no MSISDN. When the store gives the DIRBS pairing
+/// list with MSISDNs ((imei, imsi, msisdn) rows), map those rows through [`pairing`] here instead.
+pub fn pairings(snap: &IndexSnapshot) -> Vec<Pairing> {
+    snap.pairs
         .iter()
-        .filter_map(|&(imei, imsi)| {
-            let imsi = Imsi::from_key(imsi).ok()?;
-            Some(Pairing {
-                imei,
-                imsi: IdKey::parse(imsi.to_string().as_bytes()),
-                msisdn: IdKey::NULL,
-            })
-        })
+        .filter_map(|&(imei, imsi)| pairing(imei, imsi, None))
         .collect()
 }
 
+/// One pairing: an IMEI body, an IMSI as the store keys it, and the MSISDN when known (digits;
+/// anything else is left out of the list, as DIRBS leaves an unclean MSISDN).
+pub fn pairing(imei: u64, imsi: u64, msisdn: Option<&str>) -> Option<Pairing> {
+    let imsi = Imsi::from_key(imsi).ok()?;
+    let msisdn = msisdn
+        .map(|m| IdKey::parse(m.as_bytes()))
+        .filter(|k| k.is_valid())
+        .unwrap_or(IdKey::NULL);
+    Some(Pairing {
+        imei,
+        imsi: IdKey::parse(imsi.to_string().as_bytes()),
+        msisdn,
+    })
+}
+
+/// What a generation uses besides the classification.
+#[derive(Debug)]
+pub struct Generation<'a> {
+    pub dates: ListDates,
+    pub pairings: &'a [Pairing],
+    pub barred_tacs: &'a HashSet<u32>,
+    pub region: &'a Region,
+    pub config: &'a ListConfig,
+    /// Deltas against an empty base (`--full-base`).
+    pub full_base: bool,
+}
+
 /// Computes and publishes the lists of `c`, signed with the node's key (created on first use).
-#[allow(clippy::too_many_arguments)]
 pub fn generate_lists(
     data: &Path,
     country: &str,
     c: &Classification,
-    date: Day,
-    pairings: &[Pairing],
-    barred_tacs: &HashSet<u32>,
-    region: &Region,
-    config: &ListConfig,
+    g: &Generation<'_>,
 ) -> Result<RunSummary> {
     let key = NodeKey::load_or_create(&key_path(data))?;
     let input = ListInput {
-        date,
+        date: g.dates.date,
+        lookback_end: g.dates.lookback_end,
         conditions: &c.conditions,
         triplets: &c.triplets,
         triplet_operators: &c.triplet_operators,
         raw_imeis: &c.raw_imeis,
-        pairings,
+        pairings: g.pairings,
         golden: &c.golden,
         barred: &c.barred,
-        barred_tacs,
-        region,
-        config,
+        barred_tacs: g.barred_tacs,
+        region: g.region,
+        config: g.config,
     };
     let rows = c
         .rows
@@ -319,6 +435,7 @@ pub fn generate_lists(
     let meta = PublishMeta {
         country: country.into(),
         classification_run: c.run,
+        full_base: g.full_base,
     };
     Ok(ceir_lists::publish(&lists_root(data), &lists, &key, &meta)?)
 }
@@ -329,8 +446,11 @@ fn print_summary(s: &RunSummary, elapsed: std::time::Duration) {
         "lists run-{} for {} (deltas against {}), signed by key {}",
         m.run,
         m.date,
-        m.previous_run
-            .map_or("nothing: first run".into(), |p| format!("run-{p}")),
+        match (m.previous_run, m.full_base) {
+            (Some(p), _) => format!("run-{p}"),
+            (None, true) => "an empty base (--full-base): operators reload the full lists".into(),
+            (None, false) => "nothing: first run".into(),
+        },
         m.key_id
     );
     let rows = |p: &str| m.file(p).map_or(0, |f| f.rows);
@@ -358,7 +478,8 @@ fn print_summary(s: &RunSummary, elapsed: std::time::Duration) {
         );
     }
     println!(
-        "{} files in {} ({:.2} s); check them with `ceir lists verify {}`",
+        "{} files in {} ({:.2} s); check them with `ceir lists verify {}`; each operator's own \
+         signed manifest is in its directory",
         m.files.len(),
         s.dir.display(),
         elapsed.as_secs_f64(),
@@ -370,39 +491,85 @@ fn print_summary(s: &RunSummary, elapsed: std::time::Duration) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use ceir_domain::{Imei, ManualClock, Timestamp};
+
+    const STOLEN: u64 = 35_000_000_000_002;
+    const PAIRED: u64 = 35_000_000_000_001;
+
+    fn day(s: &str) -> Day {
+        Day::parse_iso(s).unwrap()
+    }
+
+    fn clock_on(d: Day) -> ManualClock {
+        // Midday, so that the day is the same in any reading of the timestamp.
+        ManualClock::at(Timestamp(i64::from(d.0) * 86_400_000 + 43_200_000))
+    }
+
+    fn classification(rows: Vec<StateRowParts>) -> Classification {
+        Classification {
+            run: Some(4),
+            date: Some(day("2026-11-01")),
+            conditions: vec![
+                Condition {
+                    label: "stolen_list".into(),
+                    reason: "stolen".into(),
+                    blocking: true,
+                },
+                Condition {
+                    label: "not_on_registration_list".into(),
+                    reason: "not_registered".into(),
+                    blocking: true,
+                },
+            ],
+            rows,
+            ..Classification::default()
+        }
+    }
+
+    fn generation<'a>(
+        dates: ListDates,
+        pairings: &'a [Pairing],
+        region: &'a Region,
+        config: &'a ListConfig,
+    ) -> Generation<'a> {
+        static NO_TACS: std::sync::OnceLock<HashSet<u32>> = std::sync::OnceLock::new();
+        Generation {
+            dates,
+            pairings,
+            barred_tacs: NO_TACS.get_or_init(HashSet::new),
+            region,
+            config,
+            full_base: false,
+        }
+    }
 
     #[test]
     fn registry_pairs_become_pairings_and_lists_are_published() {
         let imsi = Imsi::parse("400011234567890").unwrap();
-        let p = pairings_of(&[(35_000_000_000_001, imsi.key())]);
-        assert_eq!(p[0].imsi, IdKey::parse(b"400011234567890"));
-        let dir = tempfile::tempdir().unwrap();
-        let c = Classification {
-            run: Some(4),
-            conditions: vec![Condition {
-                label: "stolen_list".into(),
-                reason: "stolen".into(),
-                blocking: true,
-            }],
-            rows: vec![(
-                ImeiNorm::Body(35_000_000_000_002),
-                "stolen_list".into(),
-                None,
-                Day::parse_iso("2026-11-01"),
-                false,
-            )],
-            ..Classification::default()
+        let snap = IndexSnapshot {
+            pairs: vec![(PAIRED, imsi.key())],
+            ..IndexSnapshot::default()
         };
+        let p = pairings(&snap);
+        assert_eq!(p[0].imsi, IdKey::parse(b"400011234567890"));
+        assert_eq!(p[0].msisdn, IdKey::NULL);
+        let dir = tempfile::tempdir().unwrap();
+        let c = classification(vec![(
+            ImeiNorm::Body(STOLEN),
+            "stolen_list".into(),
+            None,
+            Some(day("2026-11-01")),
+            false,
+        )]);
         let region = Region::default_for("AZ").unwrap();
+        let config = ListConfig::default();
+        let d = day("2026-11-02");
+        let dates = list_dates(Some(d), &clock_on(d), None);
         let s = generate_lists(
             dir.path(),
             "AZ",
             &c,
-            Day::parse_iso("2026-11-02").unwrap(),
-            &p,
-            &HashSet::new(),
-            &region,
-            &ListConfig::default(),
+            &generation(dates, &p, &region, &config),
         )
         .unwrap();
         assert_eq!(s.manifest.classification_run, Some(4));
@@ -412,5 +579,182 @@ mod tests {
         assert!(ceir_lists::verify(dir.path(), &key.public(), None)
             .unwrap()
             .ok());
+    }
+
+    #[test]
+    fn a_pairing_carries_its_msisdn_to_the_exception_list() {
+        let imsi = Imsi::parse("400011234567890").unwrap().key();
+        let p = pairing(PAIRED, imsi, Some("994501234567")).unwrap();
+        assert_eq!(p.msisdn, IdKey::parse(b"994501234567"));
+        assert_eq!(
+            pairing(PAIRED, imsi, Some("+99450")).unwrap().msisdn,
+            IdKey::NULL
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let region = Region::default_for("AZ").unwrap();
+        let config = ListConfig::default();
+        let d = day("2026-11-02");
+        let s = generate_lists(
+            dir.path(),
+            "AZ",
+            &classification(Vec::new()),
+            &generation(
+                list_dates(Some(d), &clock_on(d), None),
+                &[p],
+                &region,
+                &config,
+            ),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(s.dir.join("azercell/exceptions.csv")).unwrap();
+        assert_eq!(
+            text,
+            "imei,imsi,msisdn\n35000000000001,400011234567890,994501234567\n"
+        );
+    }
+
+    #[test]
+    fn a_paired_imei_blocked_for_any_reason_but_theft_is_barred_from_exception_lists() {
+        let imei = |b: u64| Subject::Imei(Imei::from_body(b).unwrap());
+        let blocked = vec![
+            (imei(PAIRED), Reason::Counterfeit),
+            (imei(35_000_000_000_003), Reason::Stolen),
+            (imei(35_000_000_000_004), Reason::Lost),
+            (imei(35_000_000_000_005), Reason::Other),
+        ];
+        // What classification counts as barred (exists_in_barred_list), and nothing else.
+        let want: HashSet<u64> = blocked
+            .iter()
+            .filter(|(_, r)| ListFlags::of_entry(ListKind::Blocked, *r) == Some(ListFlags::BARRED))
+            .filter_map(|(s, _)| match s {
+                Subject::Imei(i) => Some(i.body()),
+                _ => None,
+            })
+            .collect();
+        let barred = barred_imeis(blocked);
+        assert_eq!(barred, want);
+        assert_eq!(barred, [PAIRED, 35_000_000_000_005].into());
+        let imsi = Imsi::parse("400011234567890").unwrap().key();
+        let p = [pairing(PAIRED, imsi, None).unwrap()];
+        let region = Region::default_for("AZ").unwrap();
+        let d = day("2026-11-02");
+        let mut c = classification(Vec::new());
+        c.barred = barred;
+        let publish = |config: &ListConfig| {
+            let dir = tempfile::tempdir().unwrap();
+            let dates = list_dates(Some(d), &clock_on(d), None);
+            let s = generate_lists(
+                dir.path(),
+                "AZ",
+                &c,
+                &generation(dates, &p, &region, config),
+            )
+            .unwrap();
+            s.manifest.file("azercell/exceptions.csv").unwrap().rows
+        };
+        assert_eq!(publish(&ListConfig::default()), 0);
+        let include = ListConfig {
+            include_barred_in_exceptions: true,
+            ..ListConfig::default()
+        };
+        assert_eq!(publish(&include), 1);
+    }
+
+    #[test]
+    fn the_list_date_is_today_unless_given() {
+        let classified = day("2026-11-01");
+        let today = classified.plus(10);
+        let clock = clock_on(today);
+        // DIRBS: the job's date; the lookback window ends where the observations do.
+        assert_eq!(
+            list_dates(None, &clock, Some(classified)),
+            ListDates {
+                date: today,
+                lookback_end: classified
+            }
+        );
+        assert_eq!(
+            list_dates(None, &clock, Some(today.plus(3))).lookback_end,
+            today
+        );
+        assert_eq!(list_dates(None, &clock, None).lookback_end, today);
+        let given = day("2026-11-03");
+        assert_eq!(
+            list_dates(Some(given), &clock, Some(classified)),
+            ListDates {
+                date: given,
+                lookback_end: given
+            }
+        );
+        // A block date between the classification's date and today has come: blocklisted.
+        let c = classification(vec![(
+            ImeiNorm::Body(STOLEN),
+            "not_on_registration_list".into(),
+            None,
+            Some(classified.plus(5)),
+            false,
+        )]);
+        let region = Region::default_for("AZ").unwrap();
+        let config = ListConfig::default();
+        let dir = tempfile::tempdir().unwrap();
+        let dates = list_dates(None, &clock, Some(classified));
+        let s = generate_lists(
+            dir.path(),
+            "AZ",
+            &c,
+            &generation(dates, &[], &region, &config),
+        )
+        .unwrap();
+        assert_eq!(s.manifest.date, today.to_string());
+        assert_eq!(s.manifest.file("blocklist.csv").unwrap().rows, 1);
+    }
+
+    #[test]
+    fn the_amnesty_of_the_conditions_in_force_adds_its_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            data: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let (built_in, _) = crate::classify::load_conditions(dir.path(), None).unwrap();
+        assert!(!list_config(&cfg, &built_in).amnesty_enabled);
+        let with_amnesty = crate::classify::DEFAULT_CONDITIONS.replace(
+            "[amnesty]\nenabled = false",
+            "[amnesty]\nenabled = true\nevaluation_period_end_date = \"2026-12-31\"\n\
+             amnesty_period_end_date = \"2027-06-30\"",
+        );
+        assert_ne!(with_amnesty, crate::classify::DEFAULT_CONDITIONS);
+        std::fs::write(dir.path().join("conditions.toml"), with_amnesty).unwrap();
+        let (conditions, _) = crate::classify::load_conditions(dir.path(), None).unwrap();
+        let config = list_config(&cfg, &conditions);
+        assert!(config.amnesty_enabled);
+        assert_eq!(config.lookback_days, cfg.lists.lookback_days);
+        let c = classification(vec![(
+            ImeiNorm::Body(STOLEN),
+            "not_on_registration_list".into(),
+            None,
+            Some(day("2026-12-01")),
+            true,
+        )]);
+        let region = Region::default_for("AZ").unwrap();
+        let d = day("2026-11-02");
+        let s = generate_lists(
+            dir.path(),
+            "AZ",
+            &c,
+            &generation(
+                list_dates(Some(d), &clock_on(d), None),
+                &[],
+                &region,
+                &config,
+            ),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(s.dir.join("nar/notifications.csv")).unwrap();
+        assert_eq!(
+            text,
+            "imei,imsi,msisdn,block_date,reasons,amnesty_granted\n"
+        );
+        assert!(s.manifest.config.amnesty_enabled);
     }
 }

@@ -323,10 +323,34 @@ fn default_sigpipe() {
     }
 }
 
+/// An error of the command line rather than of what it asked for: exit code 1, as clap's own.
+/// Exit code 2 is every other failure, among them a verification that found problems.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 fn main() -> std::process::ExitCode {
     #[cfg(unix)]
     default_sigpipe();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version are not errors.
+            return if e.use_stderr() {
+                std::process::ExitCode::from(1)
+            } else {
+                std::process::ExitCode::SUCCESS
+            };
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -351,7 +375,11 @@ fn main() -> std::process::ExitCode {
             {
                 eprintln!("  [{code}] {}", code.hint());
             }
-            std::process::ExitCode::from(2)
+            if e.downcast_ref::<UsageError>().is_some() {
+                std::process::ExitCode::from(1)
+            } else {
+                std::process::ExitCode::from(2)
+            }
         }
     }
 }
@@ -519,9 +547,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User(cmd) => user(&cfg, cmd).await,
         Command::Lists(cmd @ lists_cmd::ListsCmd::Generate { .. }) => {
             let store = open_store(&cfg).await?;
-            lists_cmd::run(&cfg, Some(store.as_ref()), cmd).await
+            lists_cmd::run(&cfg, Some(store.as_ref()), &SystemClock, cmd).await
         }
-        Command::Lists(cmd) => lists_cmd::run(&cfg, None, cmd).await,
+        Command::Lists(cmd) => lists_cmd::run(&cfg, None, &SystemClock, cmd).await,
         Command::Node(cmd) => lists_cmd::node(&cfg, cmd),
         Command::Verify => {
             let store = open_store(&cfg).await?;

@@ -36,6 +36,7 @@ fn publish(data: &std::path::Path) {
     let none = HashSet::new();
     let input = ListInput {
         date: Day::parse_iso("2026-11-02").unwrap(),
+        lookback_end: Day::parse_iso("2026-11-02").unwrap(),
         conditions: &conditions,
         triplets: &[],
         triplet_operators: &[],
@@ -59,6 +60,7 @@ fn publish(data: &std::path::Path) {
     let meta = PublishMeta {
         country: "AZ".into(),
         classification_run: Some(1),
+        full_base: false,
     };
     ceir_lists::publish(&data.join("lists"), &lists, &key, &meta).unwrap();
 }
@@ -106,11 +108,61 @@ fn node_key_signs_and_verify_names_what_is_wrong() {
     let (code, out, _) = run(ceir(dir.path()).args(["lists", "verify"]).arg(&lists));
     assert_eq!(code, Some(2));
     assert!(out.contains("BAD  nar/blocklist.csv"), "{out}");
-    // Bakcell checks only its own files: fine.
+    // Bakcell checks only its own files, with its own manifest: fine.
     let (code, out, _) = run(ceir(dir.path())
         .args(["lists", "verify", "--operator", "bakcell"])
         .arg(&lists));
     assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("run-1/bakcell/manifest.json"), "{out}");
+    assert!(out.contains("lists of bakcell"), "{out}");
+    // Nar's, which was edited, fails.
+    let (code, out, _) = run(ceir(dir.path())
+        .args(["lists", "verify", "--operator", "nar"])
+        .arg(&lists));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("BAD  blocklist.csv"), "{out}");
+}
+
+/// Exit code 2 says the lists were checked and are bad; 1 that nothing was checked.
+#[test]
+fn verify_tells_a_usage_error_from_a_failed_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(ceir(dir.path()).args(["node", "key"])).0, Some(0));
+    publish(dir.path());
+    let lists = dir.path().join("lists");
+    // An operator the run does not know: refused, not "0 files match".
+    let (code, out, err) = run(ceir(dir.path())
+        .args(["lists", "verify", "--operator", "azersell"])
+        .arg(&lists));
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(!out.contains("OK"), "{out}");
+    assert!(
+        err.contains("no operator \"azersell\"") && err.contains("azercell"),
+        "{err}"
+    );
+    // No manifest there.
+    let (code, _, err) = run(ceir(dir.path())
+        .args(["lists", "verify"])
+        .arg(dir.path().join("nowhere")));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no manifest there"), "{err}");
+    // A malformed key, and an option clap does not know.
+    let (code, _, err) = run(ceir(dir.path())
+        .args(["lists", "verify", "--key", "ed25519:abcd"])
+        .arg(&lists));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not an Ed25519 public key"), "{err}");
+    let (code, _, _) = run(ceir(dir.path())
+        .args(["lists", "verify", "--bogus"])
+        .arg(&lists));
+    assert_eq!(code, Some(1));
+    // A file the manifest does not list: the verification fails.
+    std::fs::write(lists.join("run-1/azercell/extra.csv"), "x\n").unwrap();
+    let (code, out, _) = run(ceir(dir.path())
+        .args(["lists", "verify", "--operator", "azercell"])
+        .arg(&lists));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("BAD  extra.csv: not in the manifest"), "{out}");
 }
 
 #[test]
@@ -120,6 +172,6 @@ fn generate_without_classification_says_what_to_do() {
     assert_eq!(code, Some(2));
     assert!(err.contains("ceir classify"), "{err}");
     let (code, _, err) = run(ceir(dir.path()).args(["lists", "generate", "--date", "2026-13-02"]));
-    assert_eq!(code, Some(2));
+    assert_eq!(code, Some(1), "a usage error");
     assert!(err.contains("yyyy-mm-dd"), "{err}");
 }
