@@ -191,6 +191,68 @@ fn a_month_of_operator_data_imported_classified_explained_and_queried() {
     );
     let state2 = std::fs::read(data.join("classification/run-000002.parquet")).unwrap();
     assert_eq!(state1, state2);
+
+    // Lists for operators, signed; each operator checks its own files with the node's key.
+    let out = ok(ceir(&data).args(["lists", "generate", "--date", "2026-10-31"]));
+    assert!(out.contains("lists run-1"), "{out}");
+    let key = ok(ceir(&data).args(["node", "key"]));
+    let key = key
+        .split_whitespace()
+        .find(|w| w.starts_with("ed25519:"))
+        .unwrap()
+        .to_owned();
+    let run1 = data.join("lists/run-1");
+    let v = ok(ceir(&data).args(["lists", "verify", run1.to_str().unwrap(), "--key", &key]));
+    assert!(v.contains("OK"), "{v}");
+    for op in ["azercell", "bakcell", "nar", "naxtel"] {
+        let v = ok(ceir(&data).args([
+            "lists",
+            "verify",
+            run1.to_str().unwrap(),
+            "--key",
+            &key,
+            "--operator",
+            op,
+        ]));
+        assert!(v.contains("OK"), "{op}: {v}");
+    }
+    // Every blocking row whose block date has come is on the blocklist (golden IMEIs aside:
+    // none were imported).
+    let blocklist = std::fs::read_to_string(run1.join("blocklist.csv")).unwrap();
+    assert!(
+        blocklist.starts_with("imei,block_date,reasons"),
+        "{blocklist}"
+    );
+    // Stolen devices have no grace: every one is on it from the run's date, reason and all.
+    let stolen_rows = blocklist
+        .lines()
+        .filter(|l| l.contains(",20261031,") && l.contains("IMEI reported stolen or lost"))
+        .count() as u64;
+    assert_eq!(stolen_rows, stolen_entries, "{blocklist}");
+
+    // November, with no November data: devices seen only in October are still seen. The
+    // counterfeit-TAC rows stay open; duplicates, a window's count, end (not sticky).
+    let gsma = condition_row(&out_of(&data, "2026-10-31"), "gsma_not_found").0;
+    let nov = ok(ceir(&data).args(["classify", "--date", "2026-11-30"]));
+    // No counterfeit-TAC row ends; devices whose reporting body's allocation delay ran out
+    // since October join.
+    let (matched, new, ended, blocking) = condition_row(&nov, "gsma_not_found");
+    assert_eq!(
+        (matched, ended, blocking),
+        (gsma + new, 0, gsma + new),
+        "{nov}"
+    );
+    assert_eq!(
+        condition_row(&nov, "duplicate_mk1"),
+        (0, 0, dup, 0),
+        "{nov}"
+    );
+}
+
+/// The summary of the classification run of `date` as `ceir classify` printed it, re-derived
+/// by running it again on the same date (an identical re-run changes nothing).
+fn out_of(data: &Path, date: &str) -> String {
+    ok(ceir(data).args(["classify", "--date", date]))
 }
 
 #[test]
@@ -346,4 +408,24 @@ fn kill_9_during_import_or_classification_leaves_the_previous_state() {
     }
     let out = ok(ceir(&data).args(["classify", "--date", "2026-10-31"]));
     assert!(out.contains("classification run"), "{out}");
+
+    // List generation: a published run, then kills during the next one. Either way the
+    // current run verifies, and the command runs again.
+    ok(ceir(&data).args(["lists", "generate", "--date", "2026-10-31"]));
+    let t0 = Instant::now();
+    ok(ceir(&probe).args(["lists", "generate", "--date", "2026-10-31"]));
+    let full = t0.elapsed();
+    for frac in [0.3, 0.6, 0.9] {
+        kill_after(
+            &data,
+            &["lists", "generate", "--date", "2026-11-01"],
+            full.mul_f64(frac),
+        );
+        let v = ok(ceir(&data).args(["lists", "verify", data.join("lists").to_str().unwrap()]));
+        assert!(v.contains("OK"), "{v}");
+    }
+    let out = ok(ceir(&data).args(["lists", "generate", "--date", "2026-11-01"]));
+    assert!(out.contains("lists run-"), "{out}");
+    let v = ok(ceir(&data).args(["lists", "verify", data.join("lists").to_str().unwrap()]));
+    assert!(v.contains("OK"), "{v}");
 }
