@@ -144,6 +144,13 @@ impl StateStore {
             .ok_or_else(|| corrupt(&p, format!("expected run-NNNNNN, found {:?}", text.trim())))
     }
 
+    /// The Parquet file of the last committed run's rows, for engines reading it directly.
+    pub fn current_file(&self) -> Result<Option<PathBuf>, ClassifyError> {
+        Ok(self
+            .current_id()?
+            .map(|id| self.root.join(format!("{}.parquet", run_name(id)))))
+    }
+
     /// The last committed run, or `None` before the first.
     pub fn current(&self) -> Result<Option<Classified>, ClassifyError> {
         match self.current_id()? {

@@ -1104,7 +1104,7 @@ async fn operator_lists_go_to_their_operator_only() {
     let exceptions = r.bytes().await.unwrap();
     assert_eq!(
         &exceptions[..],
-        b"imei,imsi,msisdn\n35209900176148,400011234567890,\n"
+        b"imei,imsi,msisdn\r\n35209900176148,400011234567890,\r\n"
     );
     let r = get(&op, file("bakcell", "blocklist.csv")).await.unwrap();
     assert_eq!(r.status().as_u16(), 403);

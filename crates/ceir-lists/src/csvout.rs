@@ -9,6 +9,10 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Rows end as in DIRBS's lists (Python's csv writer) and RFC 4180: operators' loaders built
+/// for DIRBS take ceir's files unchanged.
+const EOL: &[u8] = b"\r\n";
+
 const BUF: usize = 1 << 20;
 
 /// What a finished file is: its rows (without the header), size and digest.
@@ -53,7 +57,7 @@ impl Out {
     pub fn csv(path: &Path, header: &str) -> Result<Out, ListsError> {
         let mut o = Out::create(path)?;
         o.buf.extend_from_slice(header.as_bytes());
-        o.buf.push(b'\n');
+        o.buf.extend_from_slice(EOL);
         Ok(o)
     }
 
@@ -77,7 +81,7 @@ impl Out {
 
     /// Ends a CSV row.
     pub fn end_row(&mut self) -> Result<(), ListsError> {
-        self.buf.push(b'\n');
+        self.buf.extend_from_slice(EOL);
         self.rows += 1;
         if self.buf.len() >= BUF {
             self.spill()?;

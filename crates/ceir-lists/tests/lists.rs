@@ -270,6 +270,16 @@ fn fixture_dir() -> PathBuf {
 fn check_run(run_dir: &Path, name: &str) {
     let mut got = BTreeMap::new();
     csv_files(run_dir, "", &mut got);
+    // Every generated row ends with CRLF, as DIRBS's lists; the fixtures are kept with LF.
+    for (path, text) in got.iter_mut() {
+        let lf = text.matches('\n').count();
+        assert_eq!(
+            text.matches("\r\n").count(),
+            lf,
+            "{path}: a row without CRLF"
+        );
+        *text = text.replace("\r\n", "\n");
+    }
     let expected_dir = fixture_dir().join(name);
     let bless = std::env::var_os("CEIR_BLESS").is_some();
     if bless {
@@ -399,9 +409,9 @@ fn amnesty_adds_a_column_and_the_imsi_change_rule_follows_dirbs() {
     let text = std::fs::read_to_string(r.dir.join("azercell/notifications.csv")).unwrap();
     assert_eq!(
         text,
-        "imei,imsi,msisdn,block_date,reasons,amnesty_granted\n\
-         35000000000010,400011111111111,994501111111,20261201,not_registered,False\n\
-         35000000000012,400013333333333,994503333333,20261231,not_registered,False\n"
+        "imei,imsi,msisdn,block_date,reasons,amnesty_granted\r\n\
+         35000000000010,400011111111111,994501111111,20261201,not_registered,False\r\n\
+         35000000000012,400013333333333,994503333333,20261231,not_registered,False\r\n"
     );
 }
 

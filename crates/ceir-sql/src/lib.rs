@@ -5,6 +5,11 @@
 //!   month), rat (RAT set bits, DIRBS codes in `ceir_domain::observe::RATS` order);
 //! - `imeis`: per IMEI and partition: first_seen, last_seen, days, rat, imsis, msisdns, triplets.
 //!
+//! and, once a classification has run, `classification`: the current state, one row per episode
+//! of an IMEI meeting a condition (imei_norm, condition, start_date, end_date, block_date,
+//! amnesty_granted, reason; end_date is null while it still meets it), as DIRBS's
+//! `classification_state`.
+//!
 //! The files are plain Parquet, so DuckDB or Spark read the same directory
 //! (`read_parquet('observations/*/*/*.triplets.parquet', hive_partitioning = true)`).
 
@@ -48,8 +53,8 @@ impl Format {
 }
 
 /// A session with `triplets` and `imeis` registered over the store at `root`
-/// (`DIR/observations`).
-pub async fn session(root: &Path) -> Result<SessionContext, SqlError> {
+/// (`DIR/observations`), and `classification` over `state` (the current run's Parquet file).
+pub async fn session(root: &Path, state: Option<&Path>) -> Result<SessionContext, SqlError> {
     if !root.is_dir() {
         return Err(SqlError::NoStore(root.display().to_string()));
     }
@@ -78,12 +83,25 @@ pub async fn session(root: &Path) -> Result<SessionContext, SqlError> {
         ctx.register_listing_table(name, &url, opts, Some(schema), None)
             .await?;
     }
+    if let Some(state) = state {
+        let path = state.canonicalize()?.display().to_string();
+        ctx.register_parquet(
+            "classification",
+            &path,
+            datafusion::prelude::ParquetReadOptions::default(),
+        )
+        .await?;
+    }
     Ok(ctx)
 }
 
-/// Runs one statement over the store.
-pub async fn query(root: &Path, sql: &str) -> Result<Vec<RecordBatch>, SqlError> {
-    let ctx = session(root).await?;
+/// Runs one statement over the store (and the classification state, when given).
+pub async fn query(
+    root: &Path,
+    state: Option<&Path>,
+    sql: &str,
+) -> Result<Vec<RecordBatch>, SqlError> {
+    let ctx = session(root, state).await?;
     Ok(ctx.sql(sql).await?.collect().await?)
 }
 

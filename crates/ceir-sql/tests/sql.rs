@@ -63,6 +63,7 @@ async fn triplets_and_imeis_with_partition_columns() {
     let dir = store();
     let b = query(
         dir.path(),
+        None,
         "SELECT operator, month, count(*) AS n, count(DISTINCT imsi) AS imsis FROM triplets \
          GROUP BY operator, month ORDER BY operator, month",
     )
@@ -74,6 +75,7 @@ async fn triplets_and_imeis_with_partition_columns() {
     );
     let b = query(
         dir.path(),
+        None,
         "SELECT imei_norm, first_seen, last_seen, imsis, msisdns FROM imeis \
          WHERE operator = 'azercell' AND month = '2026-10'",
     )
@@ -93,11 +95,11 @@ async fn triplets_and_imeis_with_partition_columns() {
 #[tokio::test]
 async fn errors_name_the_problem() {
     let dir = store();
-    let e = query(dir.path(), "SELECT nope FROM triplets")
+    let e = query(dir.path(), None, "SELECT nope FROM triplets")
         .await
         .unwrap_err();
     assert!(e.to_string().contains("nope"), "{e}");
     let missing = dir.path().join("absent");
-    let e = query(&missing, "SELECT 1").await.unwrap_err();
+    let e = query(&missing, None, "SELECT 1").await.unwrap_err();
     assert!(e.to_string().contains("import operator data first"), "{e}");
 }

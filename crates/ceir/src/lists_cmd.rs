@@ -609,7 +609,7 @@ mod tests {
         let text = std::fs::read_to_string(s.dir.join("azercell/exceptions.csv")).unwrap();
         assert_eq!(
             text,
-            "imei,imsi,msisdn\n35000000000001,400011234567890,994501234567\n"
+            "imei,imsi,msisdn\r\n35000000000001,400011234567890,994501234567\r\n"
         );
     }
 
@@ -753,7 +753,7 @@ mod tests {
         let text = std::fs::read_to_string(s.dir.join("nar/notifications.csv")).unwrap();
         assert_eq!(
             text,
-            "imei,imsi,msisdn,block_date,reasons,amnesty_granted\n"
+            "imei,imsi,msisdn,block_date,reasons,amnesty_granted\r\n"
         );
         assert!(s.manifest.config.amnesty_enabled);
     }

@@ -70,8 +70,10 @@ enum Command {
     /// Verify that the store's entries, history and change feed agree.
     Verify,
     /// SQL over the observation store (tables triplets and imeis; partition columns month and
-    /// operator), e.g. `ceir sql "SELECT operator, count(*) FROM triplets GROUP BY 1"`.
+    /// operator) and the current classification (table classification), e.g.
+    /// `ceir sql "SELECT operator, count(*) FROM triplets GROUP BY 1"`.
     Sql {
+        /// One SQL statement (Apache DataFusion's dialect).
         statement: String,
         /// table, csv or json (one object per line).
         #[arg(long, default_value = "table")]

@@ -154,6 +154,14 @@ fn a_month_of_operator_data_imported_classified_explained_and_queried() {
         "{out}"
     );
     assert!(out.contains("classification run 1 on 2026-10-31"), "{out}");
+    // Analysts see the same state through SQL.
+    assert_eq!(
+        sql_count(
+            &data,
+            "SELECT count(*) FROM classification WHERE end_date IS NULL AND \"condition\" = 'duplicate_mk1'"
+        ),
+        dup
+    );
 
     // The most shared IMEI is the cloned one; explain says why, with the numbers. SQL counts
     // what duplicate_threshold counts, independently: valid IMSIs of triplets whose span
