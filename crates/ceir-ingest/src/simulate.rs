@@ -610,9 +610,13 @@ impl Gen {
             self.sc.empty_imsi_triplets += 1;
             Field::Empty
         } else if self.chance(0.0005) {
+            // Unclean as DIRBS means it: digits, but not 14 or 15 of them. Anything else breaks
+            // its operator file schema and refuses the whole file.
             self.sc.unclean_imsi_triplets += 1;
-            let text = format!("{}X", sim.imsi / 10);
-            self.odd_field(text)
+            Field::Num {
+                v: sim.imsi / 100,
+                width: 13,
+            }
         } else {
             Field::Num {
                 v: sim.imsi,
@@ -1594,6 +1598,29 @@ mod tests {
             empty_rat += usize::from(f[4].is_empty());
         }
         let n = rows.len();
+        // Every row fits DIRBS's operator schema (OperatorImportSchema_v2), which refuses a
+        // whole file over one row; only the thresholds may judge what is left.
+        let digits = |s: &str, max: usize| s.len() <= max && s.bytes().all(|b| b.is_ascii_digit());
+        for (_, f) in &rows {
+            let date = Day::parse_yyyymmdd(f[0].as_bytes()).is_some() && f[0].starts_with("20");
+            assert!(date, "date {:?}", f[0]);
+            assert!(
+                f[1].len() <= 16
+                    && f[1]
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b == b'*' || b == b'#'),
+                "imei {:?}",
+                f[1]
+            );
+            assert!(digits(&f[2], 15), "imsi {:?}", f[2]);
+            assert!(digits(&f[3], 15), "msisdn {:?}", f[3]);
+            assert!(
+                f[4].is_empty()
+                    || ceir_domain::observe::RatSet::parse_dirbs(f[4].as_bytes()).is_some(),
+                "rat {:?}",
+                f[4]
+            );
+        }
         assert!(
             imsis_per_imei.values().any(|s| s.len() >= 100),
             "a cloned IMEI"
