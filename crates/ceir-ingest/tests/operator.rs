@@ -3,7 +3,7 @@
 //! the same triplets; arbitrary bytes never panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ceir_domain::observe::{Day, Region, Triplet};
+use ceir_domain::observe::{Day, IdKey, ImeiKey, Region, Triplet};
 use ceir_ingest::operator::checks::{evaluate, history_window};
 use ceir_ingest::operator::{
     read_operator_file, CheckResult, DailyCount, OperatorData, ReadOptions, Thresholds,
@@ -177,7 +177,7 @@ fn each_check_fails_in_its_own_fixture() {
             NAME,
             |l| {
                 set(l, 1, 2, "4000112");
-                set(l, 2, 2, "40001123456789X");
+                set(l, 2, 2, "4000112345678");
             },
             vec!["unclean_imsi", "unclean"],
         ),
@@ -298,6 +298,51 @@ fn unreadable_rows_are_listed_with_line_field_value_and_reason() {
         malformed.describe(),
         "unreadable rows: measured 0.1500 > threshold 0.0500 — FAILED"
     );
+}
+
+/// DIRBS's schema: IMSIs and MSISDNs of 1 to 15 digits, dates from 2000 on. Anything else is an
+/// unreadable row, named, kept out of the triplets and counted against the malformed threshold.
+#[test]
+fn identifiers_and_dates_outside_the_schema_are_unreadable_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = base_lines();
+    lines[2] = lines[2].replacen(",994501234501,", ",99450123450X,", 1);
+    lines[3] = lines[3].replacen(",994501234502,", ",9945012345020000,", 1);
+    lines[4] = lines[4].replacen(",400011234567803,", ",4000112345678O3,", 1);
+    lines[5] = lines[5].replacen(",400011234567804,", ",4000112345678040,", 1);
+    lines[6] = lines[6].replacen("20261001,", "19991001,", 1);
+    let p = write(dir.path(), NAME, &lines);
+    let data = read_with(&p, 1000, None).unwrap();
+    let shown: Vec<String> = data.malformed_rows.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "line 3, msisdn \"99450123450X\": must be 1 to 15 digits",
+            "line 4, msisdn \"9945012345020000\": must be 1 to 15 digits",
+            "line 5, imsi \"4000112345678O3\": must be 1 to 15 digits",
+            "line 6, imsi \"4000112345678040\": must be 1 to 15 digits",
+            "line 7, date \"19991001\": a date before 2000",
+        ]
+    );
+    assert_eq!((data.counts.rows, data.counts.malformed), (15, 5));
+    assert_eq!(data.counts.unclean_imsi, 0);
+    assert_eq!(failed(&data, &[]), vec!["malformed"]);
+
+    // One such row is within the 5 % threshold: the file passes without it.
+    let mut lines = base_lines();
+    lines[2] = lines[2].replacen(",994501234501,", ",+994501234501,", 1);
+    let p = write(dir.path(), NAME, &lines);
+    let data = read_with(&p, 1000, None).unwrap();
+    assert_eq!((data.counts.rows, data.counts.malformed), (19, 1));
+    assert_eq!(failed(&data, &[]), Vec::<String>::new());
+    let t = triplets(data);
+    assert_eq!(t.len(), 19);
+    // Line 3's IMEI is seen with that IMSI on no other line.
+    let gone = (
+        ImeiKey::body(35_693_803_564_381),
+        IdKey::parse(b"400011234567801"),
+    );
+    assert!(!t.iter().any(|t| (t.imei, t.imsi) == gone));
 }
 
 #[test]

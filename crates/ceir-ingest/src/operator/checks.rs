@@ -28,8 +28,9 @@ pub struct Thresholds {
     pub leading_zero_suspect_limit: f64,
     /// Days of earlier data the historic check averages over (DIRBS: 30).
     pub historic_days: usize,
-    /// ceir's addition: the share of rows that cannot be read at all (wrong field count, bad
-    /// date or RAT code), which DIRBS's schema validation refuses outright.
+    /// ceir's addition: the share of rows that cannot be read at all (wrong field count, a date
+    /// that is not yyyymmdd from 2000 on, bad RAT codes, an IMSI or MSISDN that is not 1 to 15
+    /// digits), which DIRBS's schema validation refuses outright.
     pub malformed_threshold: f64,
 }
 

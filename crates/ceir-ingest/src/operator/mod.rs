@@ -458,6 +458,11 @@ impl<'o> Parser<'o> {
                 self.bad("date", date, "not a date as yyyymmdd");
                 return Ok(());
             };
+            // DIRBS's schema takes dates from 2000 on: an earlier one is a broken clock or field.
+            if day.ymd().0 < 2000 {
+                self.bad("date", date, "a date before 2000");
+                return Ok(());
+            }
             let month = day.month_start();
             let bit = 1u32 << (day.0 - month.0);
             let mut key = [0u8; 8];
@@ -480,6 +485,14 @@ impl<'o> Parser<'o> {
             None => None,
         };
         let (imei, imsi, msisdn) = (fields[cols.imei], fields[cols.imsi], fields[cols.msisdn]);
+        // DIRBS's schema: an IMSI or MSISDN, when given, is 1 to 15 digits; anything else is not
+        // operator data at all (an empty one is a NULL, counted below).
+        for (field, v) in [("imsi", imsi), ("msisdn", msisdn)] {
+            if !v.is_empty() && (v.len() > 15 || !v.iter().all(u8::is_ascii_digit)) {
+                self.bad(field, v, "must be 1 to 15 digits");
+                return Ok(());
+            }
+        }
         let c = &mut self.counts;
         c.rows += 1;
         if day < self.start || day > self.end {
