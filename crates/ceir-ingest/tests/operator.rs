@@ -33,11 +33,19 @@ fn read_with(
     budget: usize,
     zero_tacs: Option<&HashSet<u32>>,
 ) -> Result<OperatorData, IngestError> {
-    let region = Region::default_for("AZ").unwrap();
+    read_in(path, &Region::default_for("AZ").unwrap(), budget, zero_tacs)
+}
+
+fn read_in(
+    path: &Path,
+    region: &Region,
+    budget: usize,
+    zero_tacs: Option<&HashSet<u32>>,
+) -> Result<OperatorData, IngestError> {
     // Kept: run files live until the triplets are merged, after this returns.
     let spill = tempfile::tempdir().unwrap().keep();
     let opts = ReadOptions {
-        region: &region,
+        region,
         triplet_budget: budget,
         spill_dir: &spill,
         zero_tacs,
@@ -494,6 +502,57 @@ fn bad_headers_and_names_are_refused_with_a_reason() {
         read_with(&p, 1000, None),
         Err(IngestError::Empty { .. })
     ));
+}
+
+#[test]
+fn an_operator_not_in_the_region_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "telco_20261001_20261031.csv", &base_lines());
+    let e = read_with(&p, 1000, None).unwrap_err();
+    assert!(matches!(e, IngestError::Operator { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: the operator \"telco\" of the file name is not one of this node's operators \
+             (azercell, bakcell, nar, naxtel); add it with its MCC-MNCs under [region] in the \
+             configuration, or correct the file name",
+            p.display()
+        )
+    );
+    let mut region = Region::default_for("AZ").unwrap();
+    region.operators[0].mcc_mnc.clear();
+    let p = write(dir.path(), NAME, &base_lines());
+    let e = read_in(&p, &region, 1000, None).unwrap_err().to_string();
+    assert!(
+        e.contains("\"azercell\" has no MCC-MNC under [region]"),
+        "{e}"
+    );
+}
+
+/// DIRBS's out-of-region IMSI check uses this operator's MCCs, not every MCC of the region.
+#[test]
+fn out_of_region_imsis_are_those_outside_the_operators_own_mccs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut region = Region::default_for("AZ").unwrap();
+    region.mccs.push("401".into());
+    region.operators[1].mcc_mnc.push("40101".into());
+    let mut lines = base_lines();
+    for l in &mut lines[1..4] {
+        *l = l.replacen(",40001", ",40101", 1);
+    }
+    let p = write(dir.path(), NAME, &lines);
+    let data = read_in(&p, &region, 1000, None).unwrap();
+    // Three IMSIs of MCC 401: in the region, but not of azercell's MCC 400.
+    assert_eq!(data.counts.out_of_region_imsi, 3);
+    assert_eq!(data.counts.non_home_imsi, 3);
+    assert_eq!(
+        failed(&data, &[]),
+        vec!["out_of_region_imsi", "out_of_region"]
+    );
+    // The same file from bakcell, which also runs 401-01: both MCCs are its own.
+    let p = write(dir.path(), "bakcell_20261001_20261031.csv", &lines);
+    let data = read_in(&p, &region, 1000, None).unwrap();
+    assert_eq!(data.counts.out_of_region_imsi, 0);
 }
 
 #[test]

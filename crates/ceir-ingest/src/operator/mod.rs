@@ -134,6 +134,42 @@ pub fn read_operator_file(
         file: file.clone(),
         reason,
     })?;
+    // Without its networks every IMSI would count as foreign and the file would fail its checks
+    // with a misleading ratio: say what is wrong before reading anything.
+    match opts.region.operator(&name.operator) {
+        None => {
+            let known: Vec<&str> = opts
+                .region
+                .operators
+                .iter()
+                .map(|o| o.id.as_str())
+                .collect();
+            return Err(IngestError::Operator {
+                file,
+                reason: format!(
+                    "the operator {:?} of the file name is not one of this node's operators ({}); \
+                     add it with its MCC-MNCs under [region] in the configuration, or correct the \
+                     file name",
+                    name.operator,
+                    if known.is_empty() {
+                        "none configured".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            });
+        }
+        Some(o) if o.mcc_mnc.is_empty() => {
+            return Err(IngestError::Operator {
+                file,
+                reason: format!(
+                    "the operator {:?} has no MCC-MNC under [region] in the configuration",
+                    name.operator
+                ),
+            });
+        }
+        Some(_) => {}
+    }
     let mut f = File::open(path).map_err(io_err)?;
     let bytes = f.metadata().map_err(io_err)?.len();
     let mut magic = [0u8; 4];
@@ -321,13 +357,21 @@ impl<'o> Parser<'o> {
             .operator(&name.operator)
             .map(|o| bytes(&o.mcc_mnc))
             .unwrap_or_default();
+        // DIRBS's out-of-region IMSI check uses the MCCs of this operator's own networks (an
+        // MCC is the first three digits of an MCC-MNC), not every MCC of the region.
+        let mut mccs: Vec<Vec<u8>> = home
+            .iter()
+            .map(|p| p.get(..3).unwrap_or(p).to_vec())
+            .collect();
+        mccs.sort();
+        mccs.dedup();
         Parser {
             file: file.to_owned(),
             opts,
             start: name.start,
             end: name.end,
             name: name.clone(),
-            mccs: bytes(&opts.region.mccs),
+            mccs,
             ccs: bytes(&opts.region.country_codes),
             home,
             cols: None,
