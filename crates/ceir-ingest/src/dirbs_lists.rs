@@ -230,7 +230,8 @@ pub struct ListFile {
     pub rows: Vec<ListRow>,
 }
 
-/// Reads a list file: CSV with a header, plain, gzip or zip (one entry), told by magic bytes.
+/// Reads a list file: CSV with a header, plain, gzip or zip (one file, named as the archive), told
+/// by magic bytes.
 pub fn read_list(path: &Path, list: DirbsList, delta: bool) -> Result<ListFile, IngestError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
@@ -265,7 +266,7 @@ pub fn read_list_from(
             list,
             delta,
         )
-    } else if head.starts_with(b"PK\x03\x04") {
+    } else if crate::archive::is_zip(&head) {
         let mut bytes = Vec::new();
         rest.take(crate::tac::MAX_ZIP_BYTES)
             .read_to_end(&mut bytes)
@@ -275,13 +276,7 @@ pub fn read_list_from(
             reason: e.to_string(),
         };
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_err)?;
-        let entry = (0..archive.len())
-            .filter_map(|i| archive.name_for_index(i).map(str::to_owned))
-            .find(|n| !n.ends_with('/') && !n.starts_with("__MACOSX/"))
-            .ok_or_else(|| IngestError::Zip {
-                file: name.to_owned(),
-                reason: "the archive holds no file".into(),
-            })?;
+        let entry = crate::archive::single_member(&archive, name)?;
         let inner = archive.by_name(&entry).map_err(zip_err)?;
         parse(
             BufReader::new(inner),

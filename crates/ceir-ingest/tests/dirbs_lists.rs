@@ -280,6 +280,48 @@ fn headers_are_checked_and_read_in_any_order_and_case() {
     assert_eq!(DirbsList::parse("Barred-TAC"), Some(DirbsList::BarredTac));
 }
 
+fn zipped(members: &[(&str, &str)]) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in members {
+        z.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut z, text.as_bytes()).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// DIRBS takes a zip holding exactly one file, named as the archive.
+#[test]
+fn a_zipped_list_must_hold_one_file_named_as_the_archive() {
+    let list = "imei\n356938035643809\n";
+    let one = zipped(&[("barred.csv", list)]);
+    let f = read_list_from(&one[..], "in/barred.zip", DirbsList::Barred, false).unwrap();
+    assert_eq!(
+        (f.rows.len(), f.file.as_str()),
+        (1, "in/barred.zip!/barred.csv")
+    );
+    let two = zipped(&[("barred.csv", list), ("notes.txt", "hello")]);
+    let e = read_list_from(&two[..], "barred.zip", DirbsList::Barred, false).unwrap_err();
+    assert!(matches!(e, IngestError::Zip { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "barred.zip: not a usable zip archive: the archive holds 2 files (barred.csv, \
+         notes.txt); it must hold exactly one, the data file"
+    );
+    let e = read_list_from(&zipped(&[])[..], "barred.zip", DirbsList::Barred, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with("the archive holds no file"), "{e}");
+    let misnamed = zipped(&[("stolen.csv", list)]);
+    let e = read_list_from(&misnamed[..], "barred.zip", DirbsList::Barred, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the archive's file is named \"stolen.csv\"; it must be named as the archive, barred.<extension>"),
+        "{e}"
+    );
+}
+
 #[test]
 fn a_full_list_may_not_shrink_past_its_threshold() {
     let f = read_list(&fixture("barred_full.csv"), DirbsList::Barred, false).unwrap();

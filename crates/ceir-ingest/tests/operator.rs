@@ -444,13 +444,12 @@ fn header_order_and_case_gzip_and_zip_give_the_same_triplets() {
     assert_eq!(g.name.operator, "azercell");
     assert_eq!(triplets(g), want);
 
-    // zip with one entry.
-    let zp = dir.path().join("azercell_20261001_20261031.zip");
-    let mut z = zip::ZipWriter::new(std::fs::File::create(&zp).unwrap());
-    z.start_file("data.csv", zip::write::SimpleFileOptions::default())
-        .unwrap();
-    z.write_all(&text).unwrap();
-    z.finish().unwrap();
+    // zip with one entry, named as the archive.
+    let zp = zip_file(
+        dir.path(),
+        "azercell_20261001_20261031.zip",
+        &[("azercell_20261001_20261031.csv", &text)],
+    );
     let zd = read_with(&zp, 1000, None).unwrap();
     assert_eq!(zd.counts, counts);
     assert_ne!(zd.sha256, read_with(&gz, 1000, None).unwrap().sha256);
@@ -472,6 +471,57 @@ fn header_order_and_case_gzip_and_zip_give_the_same_triplets() {
         .unwrap();
     assert!(c.skipped.is_some());
     assert!(triplets(n).iter().all(|t| t.rat.is_empty()));
+}
+
+fn zip_file(dir: &Path, name: &str, members: &[(&str, &[u8])]) -> PathBuf {
+    let zp = dir.join(name);
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&zp).unwrap());
+    for (member, bytes) in members {
+        z.start_file(*member, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+    zp
+}
+
+/// DIRBS takes a zip holding exactly one file, named as the archive.
+#[test]
+fn a_zip_must_hold_one_file_named_as_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(BASE).unwrap();
+    let zip_name = "azercell_20261001_20261031.zip";
+    let two = zip_file(
+        dir.path(),
+        zip_name,
+        &[
+            ("azercell_20261001_20261031.csv", &text),
+            ("bakcell_20261001_20261031.csv", &text),
+        ],
+    );
+    let e = read_with(&two, 1000, None).unwrap_err();
+    assert!(matches!(e, IngestError::Zip { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: not a usable zip archive: the archive holds 2 files \
+             (azercell_20261001_20261031.csv, bakcell_20261001_20261031.csv); it must hold \
+             exactly one, the data file",
+            two.display()
+        )
+    );
+    let misnamed = zip_file(dir.path(), zip_name, &[("data.csv", &text)]);
+    let e = read_with(&misnamed, 1000, None).unwrap_err().to_string();
+    assert!(
+        e.ends_with(
+            "the archive's file is named \"data.csv\"; it must be named as the archive, \
+             azercell_20261001_20261031.<extension>"
+        ),
+        "{e}"
+    );
+    let empty = zip_file(dir.path(), zip_name, &[]);
+    let e = read_with(&empty, 1000, None).unwrap_err().to_string();
+    assert!(e.ends_with("the archive holds no file"), "{e}");
 }
 
 #[test]

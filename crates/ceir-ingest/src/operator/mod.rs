@@ -177,7 +177,7 @@ pub fn read_operator_file(
     f.rewind().map_err(io_err)?;
     let magic = magic.get(..got).unwrap_or_default();
     let mut parser = Parser::new(&file, &name, opts);
-    if magic.starts_with(b"PK\x03\x04") {
+    if crate::archive::is_zip(magic) {
         // The zip's directory is at its end: hash the file in its own pass, then read the entry.
         let mut hasher = Sha256::new();
         io::copy(&mut f, &mut hasher).map_err(io_err)?;
@@ -188,13 +188,7 @@ pub fn read_operator_file(
             reason: e.to_string(),
         };
         let mut archive = zip::ZipArchive::new(BufReader::new(f)).map_err(zip_err)?;
-        let entry = (0..archive.len())
-            .filter_map(|i| archive.name_for_index(i).map(str::to_owned))
-            .find(|n| !n.ends_with('/') && !n.starts_with("__MACOSX/"))
-            .ok_or_else(|| IngestError::Zip {
-                file: file.clone(),
-                reason: "the archive holds no file".into(),
-            })?;
+        let entry = crate::archive::single_member(&archive, &file)?;
         let inner = archive.by_name(&entry).map_err(zip_err)?;
         let mut counted = 0u64;
         let mut on_read = |n: usize| {
