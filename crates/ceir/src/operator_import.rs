@@ -13,7 +13,9 @@ use ceir_ingest::operator::{
 use ceir_observe::{ImportOutcome, Incoming, ObservationStore, Texts, Writer};
 use ceir_store::{ImportJob, Store, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Earlier jobs read for the historic check: more than enough for 30 days of monthly files.
@@ -38,6 +40,7 @@ pub async fn import_operator(
 ) -> Result<()> {
     let region = cfg.region()?;
     let thresholds = cfg.import.operator.clone();
+    let zero_tacs = Arc::new(zero_tacs(store).await?);
     let obs = ObservationStore::open(&observations_dir(cfg))?;
     let mut writer = Some(obs.writer()?);
     let mut bad = 0usize;
@@ -55,10 +58,19 @@ pub async fn import_operator(
             .take()
             .context("the observation store's writer was lost")?;
         let (path, region2, th2) = (file.clone(), region.clone(), thresholds.clone());
+        let tacs = Arc::clone(&zero_tacs);
         let budget = budget.unwrap_or(DEFAULT_TRIPLET_BUDGET);
         let res = tokio::task::spawn_blocking(move || {
             let mut w = w;
-            let r = import_one(&path, &region2, &th2, &history, budget, started, &mut w);
+            let ctx = FileContext {
+                region: &region2,
+                thresholds: &th2,
+                zero_tacs: tacs.as_ref().as_ref(),
+                history: &history,
+                budget,
+                started,
+            };
+            let r = import_one(&path, &ctx, &mut w);
             (w, r)
         })
         .await?;
@@ -89,6 +101,24 @@ pub async fn import_operator(
         );
     }
     Ok(())
+}
+
+/// For DIRBS's leading-zero suspect check: the catalog's TACs that start with 0, as the number
+/// of their last seven digits (what an IMEI that lost its leading 0 starts with). `None` when the
+/// catalog is empty, and the check is then skipped, saying so.
+pub async fn zero_tacs(store: &dyn Store) -> Result<Option<HashSet<u32>>> {
+    if store.catalog_count().await? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        store
+            .catalog_models()
+            .await?
+            .into_iter()
+            .map(|m| m.tac.get())
+            .filter(|t| *t < 10_000_000)
+            .collect(),
+    ))
 }
 
 /// This operator's earlier per-day counts, newest import first (the historic check's input).
@@ -149,15 +179,26 @@ fn bar(len: u64, file: &Path) -> ProgressBar {
     pb
 }
 
-fn import_one(
-    path: &Path,
-    region: &Region,
-    thresholds: &Thresholds,
-    history: &[Vec<DailyCount>],
+/// What importing one file needs besides the file and the writer.
+#[derive(Debug, Clone, Copy)]
+struct FileContext<'a> {
+    region: &'a Region,
+    thresholds: &'a Thresholds,
+    zero_tacs: Option<&'a HashSet<u32>>,
+    history: &'a [Vec<DailyCount>],
     budget: usize,
     started: Timestamp,
-    writer: &mut Writer,
-) -> Result<FileOutcome> {
+}
+
+fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result<FileOutcome> {
+    let FileContext {
+        region,
+        thresholds,
+        zero_tacs,
+        history,
+        budget,
+        started,
+    } = *ctx;
     let clock = Instant::now();
     let len = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
@@ -168,7 +209,7 @@ fn import_one(
         region,
         triplet_budget: budget,
         spill_dir: &spill,
-        zero_tacs: None,
+        zero_tacs,
     };
     let data = read_operator_file(path, &opts, &mut |n| pb.set_position(n))?;
     pb.finish_and_clear();
@@ -353,4 +394,132 @@ fn when(t: Timestamp) -> String {
     let day = Day::of(t);
     let ms = t.0.rem_euclid(86_400_000) / 1000;
     format!("{day} {:02}:{:02}:{:02}", ms / 3600, ms / 60 % 60, ms % 60)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use ceir_domain::audit::AuditContext;
+    use ceir_domain::authz::{Actor, OrgKind, Role};
+    use ceir_domain::catalog::{RadioSet, TacModel};
+    use ceir_domain::Tac;
+    use ceir_store::{CatalogImport, ImportStore, SqlStore};
+
+    const NAME: &str = "azercell_20261001_20261031.csv";
+
+    fn fixture_lines() -> Vec<String> {
+        let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../ceir-ingest/tests/fixtures/operator")
+            .join(NAME);
+        std::fs::read_to_string(base)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        p
+    }
+
+    fn config(data: &Path) -> Config {
+        Config {
+            data: data.to_path_buf(),
+            ..Config::default()
+        }
+    }
+
+    fn regulator() -> AuditContext {
+        AuditContext::local(Actor {
+            org: "az-regulator".into(),
+            org_kind: OrgKind::Regulator,
+            user: "officer".into(),
+            role: Role::Admin,
+            scopes: ceir_domain::scope::ScopeSet::ALL,
+        })
+    }
+
+    fn model(tac: u32) -> TacModel {
+        TacModel {
+            tac: Tac::from_u32(tac).unwrap(),
+            brand: "Brand".into(),
+            model: format!("Model {tac}"),
+            marketing_name: None,
+            manufacturer: None,
+            device_type: Some("Smartphone".into()),
+            os: None,
+            bands: None,
+            radio_interface: None,
+            allocation_date: None,
+            radios: RadioSet::G2 | RadioSet::G4,
+        }
+    }
+
+    /// The newest job's check of this key.
+    async fn newest_check(s: &SqlStore, key: &str) -> (Verdict, CheckResult) {
+        let job = s.import_jobs(None, None, 1).await.unwrap().remove(0);
+        let checks: Vec<CheckResult> = serde_json::from_str(&job.checks).unwrap();
+        let c = checks.into_iter().find(|c| c.key == key).unwrap();
+        (job.verdict, c)
+    }
+
+    /// Three IMEIs of TAC 01234567 written in full, two with their leading 0 stripped.
+    fn leading_zero_file(dir: &Path, name: &str) -> PathBuf {
+        let mut lines = fixture_lines();
+        for l in &mut lines[1..4] {
+            *l = l
+                .replacen(",35693803564380", ",01234567000000", 1)
+                .replacen(",35693803564381", ",01234567000001", 1)
+                .replacen(",86011204080570", ",01234567000002", 1)
+                .replacen(",35209900176148", ",01234567000003", 1);
+        }
+        lines[6] = "20261001,123456700000141,400011234567800,994501234500,001".into();
+        lines[7] = "20261001,123456700000158,400011234567801,994501234501,001".into();
+        write(dir, name, &lines)
+    }
+
+    async fn leading_zero_suspects_come_from_the_registry_catalog(s: &SqlStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let file = leading_zero_file(dir.path(), NAME);
+        // An empty catalog: the check is skipped, saying why.
+        import_operator(&cfg, s, std::slice::from_ref(&file), None)
+            .await
+            .unwrap();
+        let (verdict, c) = newest_check(s, "leading_zero_suspect").await;
+        assert_eq!(verdict, Verdict::Accepted);
+        assert_eq!(
+            c.skipped.as_deref(),
+            Some("the TAC catalog is empty: import one with `ceir import tac`")
+        );
+        // With 01234567 in the catalog, both 1-IMEIs are suspects: the file is refused.
+        let import = CatalogImport {
+            source: "tacs.txt",
+            format: "gsma",
+            max_drop: 1.0,
+            force: true,
+        };
+        s.replace_catalog(
+            &[model(1_234_567), model(35_693_803)],
+            &import,
+            &regulator(),
+            Timestamp(1_790_000_000_000),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            zero_tacs(s).await.unwrap(),
+            Some(HashSet::from([1_234_567]))
+        );
+        let e = import_operator(&cfg, s, &[file], None).await.unwrap_err();
+        assert!(format!("{e:#}").contains("1 of 1 file(s) refused"), "{e:#}");
+        let (verdict, c) = newest_check(s, "leading_zero_suspect").await;
+        assert_eq!(verdict, Verdict::Refused);
+        assert_eq!((c.skipped, c.measured, c.passed), (None, 1.0, false));
+    }
+
+    ceir_store::both_engines!(leading_zero_suspects_come_from_the_registry_catalog);
 }

@@ -311,7 +311,7 @@ pub fn evaluate(
         None => out.push(CheckResult::skipped(
             "leading_zero_suspect",
             "leading-zero suspect IMEIs",
-            "no TAC catalog was given",
+            "the TAC catalog is empty: import one with `ceir import tac`",
         )),
     }
     let now = daily_average(daily);

@@ -42,7 +42,7 @@ pub struct ReadOptions<'a> {
     /// Where sorted runs go (the observation store's scratch directory).
     pub spill_dir: &'a Path,
     /// The last seven digits of catalog TACs that start with 0, for DIRBS's leading-zero
-    /// suspect check; `None` skips that check.
+    /// suspect check; `None` (an empty catalog) skips that check.
     pub zero_tacs: Option<&'a HashSet<u32>>,
 }
 
