@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ceir_domain::observe::{Day, IdKey, ImeiKey, Region, Triplet};
-use ceir_ingest::operator::checks::{evaluate, history_window};
+use ceir_ingest::operator::checks::{evaluate, history_window, Disabled};
 use ceir_ingest::operator::{
     read_operator_file, CheckResult, DailyCount, OperatorData, ReadOptions, Thresholds,
 };
@@ -75,6 +75,7 @@ fn checks(data: &OperatorData, history: &[DailyCount]) -> Vec<CheckResult> {
         &data.daily,
         history,
         &Thresholds::default(),
+        &Disabled::default(),
     )
 }
 
@@ -274,6 +275,151 @@ fn each_check_fails_in_its_own_fixture() {
         let data = read_with(&p, 1000, None).unwrap();
         assert_eq!(failed(&data, &[]), want, "{what}");
     }
+}
+
+/// DIRBS's `--disable-*-check` switches: each turns its group off (the checks pass, skipped,
+/// saying who turned them off) and leaves the others running.
+#[test]
+fn disabled_checks_are_skipped_saying_so() {
+    type Edit = fn(&mut Vec<String>);
+    fn set(lines: &mut [String], row: usize, col: usize, v: &str) {
+        let mut f: Vec<String> = lines[row].split(',').map(str::to_owned).collect();
+        f[col] = v.to_owned();
+        lines[row] = f.join(",");
+    }
+    let all = Disabled::default();
+    let cases: Vec<(Disabled, &str, Edit, Vec<&str>)> = vec![
+        (
+            Disabled { null: true, ..all },
+            "--disable-null-check",
+            |l| {
+                set(l, 1, 1, "");
+                set(l, 2, 2, "");
+                set(l, 3, 3, "");
+                set(l, 4, 4, "");
+            },
+            vec!["null_imei", "null_imsi", "null_msisdn", "null_rat", "null"],
+        ),
+        (
+            Disabled { clean: true, ..all },
+            "--disable-clean-check",
+            |l| {
+                set(l, 1, 1, "ABCDE");
+                set(l, 2, 2, "4000112");
+            },
+            vec!["unclean_imei", "unclean_imsi", "unclean"],
+        ),
+        (
+            Disabled {
+                region: true,
+                ..all
+            },
+            "--disable-region-check",
+            |l| {
+                for r in 1..4 {
+                    set(l, r, 3, "998901234567");
+                }
+            },
+            vec![
+                "out_of_region_imsi",
+                "out_of_region_msisdn",
+                "out_of_region",
+            ],
+        ),
+        (
+            Disabled { home: true, ..all },
+            "--disable-home-check",
+            |l| {
+                for r in 1..6 {
+                    set(l, r, 2, "400021234567890");
+                }
+            },
+            vec!["non_home_imsi"],
+        ),
+        (
+            Disabled {
+                leading_zero: true,
+                ..all
+            },
+            "--disable-leading-zero-check",
+            |l| set(l, 1, 1, "135693803564380"),
+            vec!["leading_zero", "leading_zero_suspect"],
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (disabled, switch, edit, keys) in cases {
+        let mut lines = base_lines();
+        edit(&mut lines);
+        let p = write(dir.path(), NAME, &lines);
+        let data = read_with(&p, 1000, None).unwrap();
+        assert!(!failed(&data, &[]).is_empty(), "{switch}: the edit fails");
+        let run = |d: &Disabled| {
+            evaluate(
+                &data.counts,
+                (data.name.start, data.name.end),
+                today(),
+                &data.daily,
+                &[],
+                &Thresholds::default(),
+                d,
+            )
+        };
+        let out = run(&disabled);
+        assert!(out.iter().all(|c| c.passed), "{switch}: {out:#?}");
+        let why = format!("disabled by operator of this node ({switch})");
+        let skipped: Vec<&str> = out
+            .iter()
+            .filter(|c| c.skipped.as_deref() == Some(why.as_str()))
+            .map(|c| c.key.as_str())
+            .collect();
+        assert_eq!(skipped, keys, "{switch}");
+        assert_eq!(disabled.switches(), vec![switch]);
+        let c = out.iter().find(|c| c.key == keys[0]).unwrap();
+        assert!(
+            c.describe().ends_with(&format!("skipped ({why})")),
+            "{}",
+            c.describe()
+        );
+        // Another group off leaves this one running.
+        let other = Disabled {
+            historic: true,
+            ..all
+        };
+        assert!(run(&other).iter().any(|c| !c.passed), "{switch}");
+    }
+    // The historic checks, against a history this file falls short of.
+    let data = read_with(Path::new(BASE), 1000, None).unwrap();
+    let history: Vec<DailyCount> = (0..3)
+        .map(|d| DailyCount {
+            day: 20_000 + d,
+            imeis: 40,
+            imsis: 40,
+            msisdns: 40,
+        })
+        .collect();
+    let off = Disabled {
+        historic: true,
+        ..all
+    };
+    let out = evaluate(
+        &data.counts,
+        (data.name.start, data.name.end),
+        today(),
+        &data.daily,
+        &history,
+        &Thresholds::default(),
+        &off,
+    );
+    assert!(out.iter().all(|c| c.passed));
+    assert_eq!(
+        out.iter()
+            .filter(|c| c.key.starts_with("historic_"))
+            .filter(|c| c.skipped.as_deref()
+                == Some("disabled by operator of this node (--disable-historic-check)"))
+            .count(),
+        3
+    );
+    assert_eq!(failed(&data, &history).len(), 3);
 }
 
 #[test]

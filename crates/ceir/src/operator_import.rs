@@ -5,7 +5,7 @@ use crate::config::Config;
 use anyhow::{bail, Context, Result};
 use ceir_domain::observe::{Day, OperatorFileName, Region};
 use ceir_domain::{Clock, SystemClock, Timestamp};
-use ceir_ingest::operator::checks::{evaluate, history_window};
+use ceir_ingest::operator::checks::{evaluate, history_window, Disabled, DISABLED};
 use ceir_ingest::operator::{
     read_operator_file, CheckResult, DailyCount, OperatorData, ReadOptions, Thresholds,
     DEFAULT_TRIPLET_BUDGET,
@@ -31,12 +31,50 @@ struct FileOutcome {
     report: String,
 }
 
+/// DIRBS's switches for turning groups of checks off for one import; the job record and the
+/// report say which were off.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct DisableChecks {
+    /// Skip the NULL IMEI, IMSI, MSISDN, RAT and combined checks.
+    #[arg(long)]
+    pub disable_null_check: bool,
+    /// Skip the unclean IMEI, IMSI and combined checks.
+    #[arg(long)]
+    pub disable_clean_check: bool,
+    /// Skip the out-of-region IMSI, MSISDN and combined checks.
+    #[arg(long)]
+    pub disable_region_check: bool,
+    /// Skip the non-home-network IMSI check.
+    #[arg(long)]
+    pub disable_home_check: bool,
+    /// Skip the historic IMEI, IMSI and MSISDN per day checks.
+    #[arg(long)]
+    pub disable_historic_check: bool,
+    /// Skip the leading-zero checks (stripped zeros, and the catalog's suspects).
+    #[arg(long)]
+    pub disable_leading_zero_check: bool,
+}
+
+impl From<DisableChecks> for Disabled {
+    fn from(d: DisableChecks) -> Disabled {
+        Disabled {
+            null: d.disable_null_check,
+            clean: d.disable_clean_check,
+            region: d.disable_region_check,
+            home: d.disable_home_check,
+            historic: d.disable_historic_check,
+            leading_zero: d.disable_leading_zero_check,
+        }
+    }
+}
+
 /// Imports each file in turn; an error when any was refused or failed (after trying them all).
 pub async fn import_operator(
     cfg: &Config,
     store: &dyn Store,
     files: &[PathBuf],
     budget: Option<usize>,
+    disabled: Disabled,
 ) -> Result<()> {
     let region = cfg.region()?;
     let thresholds = cfg.import.operator.clone();
@@ -69,6 +107,7 @@ pub async fn import_operator(
                 history: &history,
                 budget,
                 started,
+                disabled,
             };
             let r = import_one(&path, &ctx, &mut w);
             (w, r)
@@ -188,6 +227,7 @@ struct FileContext<'a> {
     history: &'a [Vec<DailyCount>],
     budget: usize,
     started: Timestamp,
+    disabled: Disabled,
 }
 
 fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result<FileOutcome> {
@@ -198,6 +238,7 @@ fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result
         history,
         budget,
         started,
+        disabled,
     } = *ctx;
     let clock = Instant::now();
     let len = std::fs::metadata(path)
@@ -223,6 +264,7 @@ fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result
         &data.daily,
         &window,
         thresholds,
+        &disabled,
     );
     let passed = checks.iter().all(|c| c.passed);
     let mut job = ImportJob {
@@ -242,6 +284,13 @@ fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result
         finished_at: started,
     };
     let mut report = header(&data, &checks);
+    // Recorded with the job, so that an import made with checks off is never mistaken for one
+    // that passed them.
+    let switches = disabled.switches();
+    let off = (!switches.is_empty()).then(|| format!("checks {DISABLED}: {}", switches.join(", ")));
+    if let Some(off) = &off {
+        report.push_str(&format!("  {off}\n"));
+    }
     let outcome = if passed {
         if writer.contains_import(&data.sha256)? {
             job.verdict = Verdict::Unchanged;
@@ -258,6 +307,12 @@ fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result
         job.message = Some(failed.join("; "));
         None
     };
+    if let Some(off) = off {
+        job.message = Some(match job.message.take() {
+            Some(m) => format!("{m}; {off}"),
+            None => off,
+        });
+    }
     if let Some(o) = &outcome {
         job.triplets = o.incoming;
         report.push_str(&format!(
@@ -367,7 +422,12 @@ pub async fn list_jobs(
         let failed: Vec<String> = serde_json::from_str::<Vec<CheckResult>>(&j.checks)
             .unwrap_or_default()
             .into_iter()
-            .filter(|c| !c.passed)
+            .filter(|c| {
+                !c.passed
+                    || c.skipped
+                        .as_deref()
+                        .is_some_and(|w| w.starts_with(DISABLED))
+            })
             .map(|c| c.describe())
             .collect();
         println!(
@@ -486,9 +546,15 @@ mod tests {
         let cfg = config(dir.path());
         let file = leading_zero_file(dir.path(), NAME);
         // An empty catalog: the check is skipped, saying why.
-        import_operator(&cfg, s, std::slice::from_ref(&file), None)
-            .await
-            .unwrap();
+        import_operator(
+            &cfg,
+            s,
+            std::slice::from_ref(&file),
+            None,
+            Disabled::default(),
+        )
+        .await
+        .unwrap();
         let (verdict, c) = newest_check(s, "leading_zero_suspect").await;
         assert_eq!(verdict, Verdict::Accepted);
         assert_eq!(
@@ -514,7 +580,9 @@ mod tests {
             zero_tacs(s).await.unwrap(),
             Some(HashSet::from([1_234_567]))
         );
-        let e = import_operator(&cfg, s, &[file], None).await.unwrap_err();
+        let e = import_operator(&cfg, s, &[file], None, Disabled::default())
+            .await
+            .unwrap_err();
         assert!(format!("{e:#}").contains("1 of 1 file(s) refused"), "{e:#}");
         let (verdict, c) = newest_check(s, "leading_zero_suspect").await;
         assert_eq!(verdict, Verdict::Refused);

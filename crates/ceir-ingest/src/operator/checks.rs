@@ -59,6 +59,65 @@ impl Default for Thresholds {
     }
 }
 
+/// Groups of checks the operator of this node turned off for one import (DIRBS's
+/// `--disable-*-check` switches). A disabled check passes and is recorded as skipped, with why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Disabled {
+    /// NULL IMEI, IMSI, MSISDN, RAT and combined.
+    pub null: bool,
+    /// Unclean IMEI, IMSI and combined.
+    pub clean: bool,
+    /// Out-of-region IMSI, MSISDN and combined.
+    pub region: bool,
+    /// Non-home-network IMSIs.
+    pub home: bool,
+    /// IMEIs, IMSIs and MSISDNs per day against history.
+    pub historic: bool,
+    /// Leading zeros stripped, and the catalog's suspects.
+    pub leading_zero: bool,
+}
+
+impl Disabled {
+    /// The command-line switch of the group a check belongs to, when it is disabled.
+    fn switch(&self, key: &str) -> Option<&'static str> {
+        let groups = [
+            (self.null, "null", "--disable-null-check"),
+            (self.clean, "unclean", "--disable-clean-check"),
+            (self.region, "out_of_region", "--disable-region-check"),
+            (self.home, "non_home", "--disable-home-check"),
+            (self.historic, "historic", "--disable-historic-check"),
+            (
+                self.leading_zero,
+                "leading_zero",
+                "--disable-leading-zero-check",
+            ),
+        ];
+        groups
+            .into_iter()
+            .find(|(on, prefix, _)| *on && key.starts_with(prefix))
+            .map(|(_, _, switch)| switch)
+    }
+
+    /// The switches that are on, as given on the command line.
+    pub fn switches(&self) -> Vec<&'static str> {
+        [
+            (self.null, "--disable-null-check"),
+            (self.clean, "--disable-clean-check"),
+            (self.region, "--disable-region-check"),
+            (self.home, "--disable-home-check"),
+            (self.historic, "--disable-historic-check"),
+            (self.leading_zero, "--disable-leading-zero-check"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, s)| s)
+        .collect()
+    }
+}
+
+/// Why a check the operator of this node disabled did not run.
+pub const DISABLED: &str = "disabled by operator of this node";
+
 /// One check's outcome, as the report and the job record show it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CheckResult {
@@ -153,9 +212,27 @@ pub fn history_window(earlier: &[Vec<DailyCount>], days: usize) -> Vec<DailyCoun
     by_day.into_values().rev().take(days).collect()
 }
 
-/// Runs every check. `history` is [`history_window`] of this operator's earlier accepted
-/// imports; `today` is for "the file's end date is in the future".
+/// Runs every check but those `disabled`. `history` is [`history_window`] of this operator's
+/// earlier accepted imports; `today` is for "the file's end date is in the future".
 pub fn evaluate(
+    c: &Counts,
+    period: (Day, Day),
+    today: Day,
+    daily: &[DailyCount],
+    history: &[DailyCount],
+    t: &Thresholds,
+    disabled: &Disabled,
+) -> Vec<CheckResult> {
+    let mut out = run_all(c, period, today, daily, history, t);
+    for r in &mut out {
+        if let Some(switch) = disabled.switch(&r.key) {
+            *r = CheckResult::skipped(&r.key, &r.name, &format!("{DISABLED} ({switch})"));
+        }
+    }
+    out
+}
+
+fn run_all(
     c: &Counts,
     period: (Day, Day),
     today: Day,
