@@ -39,13 +39,31 @@ pub enum DirbsList {
     Monitoring,
 }
 
-/// How much a full import may shrink a list (DIRBS `*_threshold` in etc/config.yml): the new
-/// size must be at least `percent` of the current one and, unless `absolute` is -1, no more
-/// than `absolute` rows smaller.
+/// How much an import may shrink a list (DIRBS `*_threshold` in etc/config.yml): the new size
+/// must be at least `percent` of the current one and, unless `absolute` is -1, no more than
+/// `absolute` rows smaller.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SizeThreshold {
     pub absolute: i64,
     pub percent: f64,
+}
+
+impl SizeThreshold {
+    /// Checked as DIRBS checks its configuration: `absolute` -1 (off) or at least 0, `percent`
+    /// a ratio from 0 (off) to 1.
+    pub fn new(absolute: i64, percent: f64) -> Result<SizeThreshold, String> {
+        if absolute < -1 {
+            return Err(format!(
+                "size_variation_absolute = {absolute}: give -1 (no absolute limit) or a number of rows from 0"
+            ));
+        }
+        if !(0.0..=1.0).contains(&percent) {
+            return Err(format!(
+                "size_variation_percent = {percent}: give a ratio from 0 (no limit) to 1"
+            ));
+        }
+        Ok(SizeThreshold { absolute, percent })
+    }
 }
 
 impl DirbsList {
@@ -124,10 +142,11 @@ impl DirbsList {
         }
     }
 
-    /// DIRBS's default import size thresholds.
+    /// DIRBS's default import size thresholds (its `*ThresholdConfig` classes): only the pairing
+    /// list may shrink by at most 1000 rows and 5 %; every other list by at most 25 %.
     pub const fn threshold(self) -> SizeThreshold {
         match self {
-            DirbsList::Pairing | DirbsList::Monitoring => SizeThreshold {
+            DirbsList::Pairing => SizeThreshold {
                 absolute: 1000,
                 percent: 0.95,
             },
@@ -681,13 +700,14 @@ pub struct Plan {
 
 /// The changes that make one organisation's entries from this list match the file: for a full
 /// file, the diff against `held`; for a delta, its change types, with DIRBS's delta checks.
-/// `force` skips the import size check.
+/// `size` is the import size check's threshold ([`DirbsList::threshold`] by default); `None`
+/// (`--force`) skips it.
 pub fn plan(
     file: &ListFile,
     held: &[Held],
     country: Country,
     now: Timestamp,
-    force: bool,
+    size: Option<SizeThreshold>,
 ) -> Result<Plan, IngestError> {
     let Some((kind, reason)) = file.list.target() else {
         return Err(IngestError::Rows {
@@ -860,18 +880,23 @@ pub fn plan(
         });
     }
     p.after = after.max(0) as u64;
-    if !force {
-        check_size(&file.file, file.list, p.before, p.after)?;
+    if let Some(t) = size {
+        check_size(&file.file, file.list, p.before, p.after, t)?;
     }
     Ok(p)
 }
 
 /// DIRBS's import size check: a list may not shrink below its threshold in one import.
-pub fn check_size(file: &str, list: DirbsList, before: u64, after: u64) -> Result<(), IngestError> {
+pub fn check_size(
+    file: &str,
+    list: DirbsList,
+    before: u64,
+    after: u64,
+    t: SizeThreshold,
+) -> Result<(), IngestError> {
     if before == 0 {
         return Ok(());
     }
-    let t = list.threshold();
     let mut min = if t.absolute < 0 {
         1.0
     } else {
@@ -894,7 +919,7 @@ pub fn check_size(file: &str, list: DirbsList, before: u64, after: u64) -> Resul
 pub fn plan_golden(
     file: &ListFile,
     current: &[GoldenImei],
-    force: bool,
+    size: Option<SizeThreshold>,
 ) -> Result<(Vec<GoldenImei>, GoldenPlan), IngestError> {
     let mut set: BTreeMap<String, Option<String>> = current
         .iter()
@@ -979,8 +1004,8 @@ pub fn plan_golden(
     gp.added = set.keys().filter(|h| !old.contains(h.as_str())).count() as u64;
     gp.removed = old.iter().filter(|h| !set.contains_key(**h)).count() as u64;
     gp.after = set.len() as u64;
-    if !force {
-        check_size(&file.file, DirbsList::Golden, gp.before, gp.after)?;
+    if let Some(t) = size {
+        check_size(&file.file, DirbsList::Golden, gp.before, gp.after, t)?;
     }
     Ok((
         set.into_iter()

@@ -6,7 +6,7 @@
 use ceir_domain::lists::{golden_hash, Country, GoldenImei, Reason, Subject};
 use ceir_domain::{Imei, Imsi, Tac, Timestamp};
 use ceir_ingest::dirbs_lists::{
-    plan, plan_golden, read_list, read_list_from, DirbsList, Held, ListKey, Plan,
+    plan, plan_golden, read_list, read_list_from, DirbsList, Held, ListKey, Plan, SizeThreshold,
 };
 use ceir_ingest::IngestError;
 use std::path::PathBuf;
@@ -53,17 +53,17 @@ fn subjects(held: &[Held]) -> Vec<Subject> {
 fn run(list: DirbsList, full: &str, delta: &str) -> (Vec<Held>, Plan, Plan) {
     let f = read_list(&fixture(full), list, false).unwrap();
     let mut held = Vec::new();
-    let p1 = plan(&f, &held, Country::AZ, NOW, false).unwrap();
+    let p1 = plan(&f, &held, Country::AZ, NOW, Some(f.list.threshold())).unwrap();
     apply(&mut held, &p1, list);
     // Importing the same full file again changes nothing.
-    let again = plan(&f, &held, Country::AZ, NOW, false).unwrap();
+    let again = plan(&f, &held, Country::AZ, NOW, Some(f.list.threshold())).unwrap();
     assert!(
         again.add.is_empty() && again.remove.is_empty(),
         "{list}: {again:?}"
     );
     assert_eq!(again.unchanged, p1.add.len() as u64);
     let d = read_list(&fixture(delta), list, true).unwrap();
-    let p2 = plan(&d, &held, Country::AZ, NOW, false).unwrap();
+    let p2 = plan(&d, &held, Country::AZ, NOW, Some(d.list.threshold())).unwrap();
     apply(&mut held, &p2, list);
     (held, p1, p2)
 }
@@ -90,7 +90,7 @@ fn stolen_full_then_delta() {
     assert_eq!(a.note.as_deref(), Some("reported 2026-09-02"));
     // The same delta again is refused, naming the rows.
     let d = read_list(&fixture("stolen_delta.csv"), DirbsList::Stolen, true).unwrap();
-    let e = plan(&d, &held, Country::AZ, NOW, false).unwrap_err();
+    let e = plan(&d, &held, Country::AZ, NOW, Some(d.list.threshold())).unwrap_err();
     let text = e.to_string();
     assert!(
         text.contains("line 3, imei \"352099001761481\": add: already on the stolen list"),
@@ -163,20 +163,22 @@ fn golden_full_and_delta_with_hashes() {
         ListKey::Golden(g) => assert_eq!(g.hash, "0123456789abcdef0123456789abcdef"),
         k => panic!("{k:?}"),
     }
-    let (set, gp) = plan_golden(&f, &[], false).unwrap();
+    let (set, gp) = plan_golden(&f, &[], Some(f.list.threshold())).unwrap();
     assert_eq!((gp.added, gp.after), (2, 2));
     assert!(set.contains(&GoldenImei::from_norm(A)));
-    let (again, gp) = plan_golden(&f, &set, false).unwrap();
+    let (again, gp) = plan_golden(&f, &set, Some(f.list.threshold())).unwrap();
     assert_eq!((again.clone(), gp.added, gp.removed), (set.clone(), 0, 0));
     let d = read_list(&fixture("golden_delta.csv"), DirbsList::Golden, true).unwrap();
-    let (after, gp) = plan_golden(&d, &set, false).unwrap();
+    let (after, gp) = plan_golden(&d, &set, Some(d.list.threshold())).unwrap();
     assert_eq!((gp.added, gp.removed, gp.after), (1, 1, 2));
     let hashes: Vec<&str> = after.iter().map(|g| g.hash.as_str()).collect();
     assert!(hashes.contains(&golden_hash(B).as_str()));
     // The delta again: its add is already there, its remove is gone.
-    let e = plan_golden(&d, &after, false).unwrap_err().to_string();
+    let e = plan_golden(&d, &after, Some(d.list.threshold()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("2 bad rows"), "{e}");
-    assert!(plan(&f, &[], Country::AZ, NOW, false).is_err());
+    assert!(plan(&f, &[], Country::AZ, NOW, Some(f.list.threshold())).is_err());
 }
 
 #[test]
@@ -226,7 +228,7 @@ fn a_bad_row_refuses_the_file_naming_line_field_value_and_reason() {
         true,
     )
     .unwrap();
-    let e = plan(&e, &[], Country::AZ, NOW, false)
+    let e = plan(&e, &[], Country::AZ, NOW, Some(e.list.threshold()))
         .unwrap_err()
         .to_string();
     assert!(e.contains("line 3, imei \"356938035643809\": changed twice in one delta: add on line 2, remove here"), "{e}");
@@ -291,6 +293,48 @@ fn zipped(members: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// DIRBS takes a zip holding exactly one file, named as the archive.
+/// DIRBS's MonitoringListThresholdConfig: like every list but pairing, at most 25 % smaller in
+/// one import and no absolute limit; pairing at most 1000 rows and 5 % smaller.
+#[test]
+fn monitoring_and_pairing_size_thresholds_are_dirbs_defaults() {
+    let t = |absolute, percent| SizeThreshold { absolute, percent };
+    assert_eq!(DirbsList::Monitoring.threshold(), t(-1, 0.75));
+    assert_eq!(DirbsList::Pairing.threshold(), t(1000, 0.95));
+    for l in DirbsList::ALL
+        .into_iter()
+        .filter(|l| *l != DirbsList::Pairing)
+    {
+        assert_eq!(l.threshold(), t(-1, 0.75), "{l}");
+    }
+    // 10 monitored IMEIs, the new file keeps 8: 80 % passes the default, not a 0.9 threshold.
+    let held: Vec<Held> = (1..=10u64)
+        .map(|n| Held {
+            subject: Subject::Imei(Imei::from_body(35_000_000_000_000 + n).unwrap()),
+            reference: Some("monitoring".into()),
+            note: None,
+        })
+        .collect();
+    let text: String = (1..=8u64).fold("imei\n".to_owned(), |s, n| {
+        s + &format!("{}\n", 350_000_000_000_000 + n * 10)
+    });
+    let f = read_list_from(text.as_bytes(), "m.csv", DirbsList::Monitoring, false).unwrap();
+    let p = plan(&f, &held, Country::AZ, NOW, Some(f.list.threshold())).unwrap();
+    assert_eq!((p.before, p.after), (10, 8));
+    let e = plan(&f, &held, Country::AZ, NOW, Some(t(-1, 0.9)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("would shrink from 10 to 8 entries, below the import size threshold of 9"),
+        "{e}"
+    );
+    let e = plan(&f, &held, Country::AZ, NOW, Some(t(1, 0.0)))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("threshold of 9"), "{e}");
+    assert!(SizeThreshold::new(-2, 0.5).is_err() && SizeThreshold::new(0, 1.01).is_err());
+    assert_eq!(SizeThreshold::new(-1, 0.0), Ok(t(-1, 0.0)));
+}
+
 #[test]
 fn a_zipped_list_must_hold_one_file_named_as_the_archive() {
     let list = "imei\n356938035643809\n";
@@ -334,14 +378,14 @@ fn a_full_list_may_not_shrink_past_its_threshold() {
         })
         .collect();
     // 5 → 2 is below 75 %.
-    let e = plan(&f, &held, Country::AZ, NOW, false)
+    let e = plan(&f, &held, Country::AZ, NOW, Some(f.list.threshold()))
         .unwrap_err()
         .to_string();
     assert!(
         e.contains("would shrink from 5 to 2 entries, below the import size threshold of 4"),
         "{e}"
     );
-    let p = plan(&f, &held, Country::AZ, NOW, true).unwrap();
+    let p = plan(&f, &held, Country::AZ, NOW, None).unwrap();
     assert_eq!((p.remove.len(), p.unchanged), (3, 2));
     // Entries of the same organisation from another source are neither counted nor touched.
     let other = vec![Held {
@@ -349,7 +393,7 @@ fn a_full_list_may_not_shrink_past_its_threshold() {
         reference: Some("stolen".into()),
         note: None,
     }];
-    let p = plan(&f, &other, Country::AZ, NOW, false).unwrap();
+    let p = plan(&f, &other, Country::AZ, NOW, Some(f.list.threshold())).unwrap();
     assert_eq!((p.add.len(), p.held_elsewhere, p.remove.len()), (1, 1, 0));
 }
 
@@ -365,7 +409,7 @@ mod prop {
                 let mut input = b"imei,imsi,change_type\n".to_vec();
                 input.extend_from_slice(&body);
                 if let Ok(f) = read_list_from(&input[..], "p.csv", list, delta) {
-                    let _ = plan(&f, &[], Country::AZ, NOW, false);
+                    let _ = plan(&f, &[], Country::AZ, NOW, Some(f.list.threshold()));
                 }
             }
         }

@@ -133,7 +133,8 @@ async fn network_month(
         let Some(list) = name.as_deref().and_then(DirbsList::parse) else {
             continue;
         };
-        crate::lists_import::import(store, list, &f.path, false, false, by, country, now).await?;
+        let opts = crate::lists_import::ListOptions::full(list);
+        crate::lists_import::import(store, list, &f.path, &opts, by, country, now).await?;
     }
     crate::classify::classify(
         store,

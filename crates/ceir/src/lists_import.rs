@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use ceir_domain::audit::AuditContext;
 use ceir_domain::lists::Country;
 use ceir_domain::{Clock, SystemClock, Timestamp};
-use ceir_ingest::dirbs_lists::{plan, plan_golden, read_list, DirbsList, Held};
+use ceir_ingest::dirbs_lists::{plan, plan_golden, read_list, DirbsList, Held, SizeThreshold};
 use ceir_store::{ListChange, Store};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
@@ -19,7 +19,8 @@ pub struct ListArgs {
     /// registration) rather than the complete list.
     #[arg(long)]
     delta: bool,
-    /// Import even if the list would shrink past DIRBS's import size threshold.
+    /// Import even if the list would shrink past its import size threshold
+    /// (`[import.lists.<list>]`, by default DIRBS's).
     #[arg(long)]
     force: bool,
     /// Import as this registered organisation (default: the node's own regulator).
@@ -61,14 +62,18 @@ impl ListImportCmd {
 
 pub async fn run(cfg: &crate::config::Config, cmd: ListImportCmd) -> Result<()> {
     let (list, a) = cmd.split();
+    let size = cfg.import.lists.threshold(list)?;
     let store = crate::open_store(cfg).await?;
     let by = AuditContext::local(crate::local_actor(store.as_ref(), a.org.as_deref()).await?);
+    let opts = ListOptions {
+        delta: a.delta,
+        size: (!a.force).then_some(size),
+    };
     let summary = import(
         store.as_ref(),
         list,
         &a.file,
-        a.delta,
-        a.force,
+        &opts,
         &by,
         cfg.country()?,
         SystemClock.now(),
@@ -93,18 +98,36 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// How a list file is imported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ListOptions {
+    /// The file is a delta (`--delta`).
+    pub delta: bool,
+    /// The import size threshold; `None` with `--force`.
+    pub size: Option<SizeThreshold>,
+}
+
+impl ListOptions {
+    /// A full file with DIRBS's default threshold for `list`.
+    pub fn full(list: DirbsList) -> ListOptions {
+        ListOptions {
+            delta: false,
+            size: Some(list.threshold()),
+        }
+    }
+}
+
 /// Reads, checks and applies one list file in one transaction.
-#[allow(clippy::too_many_arguments)]
 pub async fn import(
     store: &dyn Store,
     list: DirbsList,
     file: &Path,
-    delta: bool,
-    force: bool,
+    opts: &ListOptions,
     by: &AuditContext,
     country: Country,
     now: Timestamp,
 ) -> Result<Summary> {
+    let ListOptions { delta, size } = *opts;
     let path = file.to_owned();
     let parsed = tokio::task::spawn_blocking(move || read_list(&path, list, delta)).await??;
     let mode = if delta { "delta" } else { "full" };
@@ -112,7 +135,7 @@ pub async fn import(
     let source = file.display().to_string();
     let Some((kind, _)) = list.target() else {
         let current = store.golden_imeis().await?;
-        let (set, gp) = plan_golden(&parsed, &current, force)?;
+        let (set, gp) = plan_golden(&parsed, &current, size)?;
         if gp.added == 0 && gp.removed == 0 {
             return Ok(Summary {
                 text: format!(
@@ -143,7 +166,7 @@ pub async fn import(
             note: e.note,
         })
         .collect();
-    let p = plan(&parsed, &held, country, now, force)?;
+    let p = plan(&parsed, &held, country, now, size)?;
     let mut notes = Vec::new();
     if p.unchanged > 0 {
         notes.push(format!("{} unchanged", p.unchanged));
@@ -225,12 +248,15 @@ mod tests {
     }
 
     async fn go(s: &SqlStore, list: DirbsList, name: &str, delta: bool) -> Result<Summary> {
+        let opts = ListOptions {
+            delta,
+            ..ListOptions::full(list)
+        };
         import(
             s,
             list,
             &fixture(name),
-            delta,
-            false,
+            &opts,
             &regulator(),
             Country::AZ,
             NOW,
