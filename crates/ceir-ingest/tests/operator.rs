@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ceir_domain::observe::{Day, IdKey, ImeiKey, Region, Triplet};
-use ceir_ingest::operator::checks::{evaluate, history_window, Disabled};
+use ceir_ingest::operator::checks::{evaluate, history, history_window, Disabled};
 use ceir_ingest::operator::{
     read_operator_file, CheckResult, DailyCount, OperatorData, ReadOptions, Thresholds,
 };
@@ -98,7 +98,8 @@ fn the_clean_fixture_passes_every_check() {
             day: Day::parse_iso("2026-10-01").unwrap().0,
             imeis: 1,
             imsis: 4,
-            msisdns: 4
+            msisdns: 4,
+            complete: Some(4),
         }
     );
     assert_eq!(failed(&data, &[]), Vec::<String>::new());
@@ -395,6 +396,7 @@ fn disabled_checks_are_skipped_saying_so() {
             imeis: 40,
             imsis: 40,
             msisdns: 40,
+            complete: None,
         })
         .collect();
     let off = Disabled {
@@ -508,6 +510,7 @@ fn the_historic_check_compares_with_earlier_imports() {
         imeis,
         imsis: 4,
         msisdns: 4,
+        complete: None,
     };
     let newest = vec![old(20_000, 4), old(20_001, 4)];
     let older = vec![old(20_001, 100), old(19_999, 2)];
@@ -528,6 +531,63 @@ fn the_historic_check_compares_with_earlier_imports() {
     // The same file as its own history passes.
     let own = data.daily.clone();
     assert_eq!(failed(&data, &own), Vec::<String>::new());
+}
+
+/// DIRBS unites the sketches of every import that touched a day, and averages over the days on
+/// which a complete triplet was seen.
+#[test]
+fn history_unites_every_imports_sketches_of_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = read_with(Path::new(BASE), 1000, None).unwrap();
+    // The same days with other IMEIs, and a day whose one row has no MSISDN.
+    let mut lines = base_lines();
+    for l in &mut lines[1..] {
+        *l = l.replacen(",35", ",36", 1).replacen(",86", ",87", 1);
+    }
+    lines.push("20261016,990000862471854,400011234567800,,001".into());
+    let p = write(dir.path(), NAME, &lines);
+    let b = read_with(&p, 1000, None).unwrap();
+    assert_eq!(b.sketches.len(), 6);
+    assert_eq!(b.sketches[5].complete, 0);
+    let sketches: Vec<_> = a.sketches.iter().chain(&b.sketches).cloned().collect();
+    let h = history(&sketches, &[], 30).unwrap();
+    // Five days, newest first, each with both files' IMEIs: 2 a day where each file has 1. The
+    // 16th, with no complete row, is not history.
+    assert_eq!(
+        h.iter()
+            .map(|d| (d.day, d.imeis, d.imsis))
+            .collect::<Vec<_>>(),
+        a.daily
+            .iter()
+            .rev()
+            .map(|d| (d.day, 2, 4))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(history(&sketches, &[], 2).unwrap().len(), 2);
+    // The same import twice changes nothing: a union is idempotent.
+    let twice: Vec<_> = sketches.iter().chain(&a.sketches).cloned().collect();
+    assert_eq!(history(&twice, &[], 30).unwrap(), h);
+    // Counts of imports recorded without sketches fill the days no sketch covers.
+    let legacy = DailyCount {
+        day: a.daily[0].day - 1,
+        imeis: 7,
+        imsis: 7,
+        msisdns: 7,
+        complete: None,
+    };
+    let covered = DailyCount {
+        day: a.daily[0].day,
+        ..legacy
+    };
+    let h2 = history(&sketches, &[vec![legacy, covered]], 30).unwrap();
+    assert_eq!(h2.len(), 6);
+    assert_eq!(h2[4], h[4]);
+    assert_eq!(h2[5], legacy);
+    // A damaged sketch is named.
+    let mut bad = a.sketches[0].clone();
+    bad.imsi.truncate(10);
+    let e = history(&[bad], &[], 30).unwrap_err();
+    assert!(e.starts_with("the IMSI sketch of day 2026-10-01"), "{e}");
 }
 
 #[test]

@@ -17,7 +17,7 @@ pub use accounts::{AccountStore, NewUser, OidcIdentity, OpenedSession, Session, 
 pub use audit::{AuditFilter, AuditStore};
 pub use cases::CaseStore;
 pub use dirbs::{DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenReport};
-pub use imports::{ImportJob, ImportStore, Verdict};
+pub use imports::{DaySketch, ImportJob, ImportStore, Verdict};
 pub use machine::MachineStore;
 pub use sql::{SqlStore, StoreConfig};
 

@@ -5,9 +5,9 @@ use crate::config::Config;
 use anyhow::{bail, Context, Result};
 use ceir_domain::observe::{Day, OperatorFileName, Region};
 use ceir_domain::{Clock, SystemClock, Timestamp};
-use ceir_ingest::operator::checks::{evaluate, history_window, Disabled, DISABLED};
+use ceir_ingest::operator::checks::{evaluate, history, Disabled, DISABLED};
 use ceir_ingest::operator::{
-    read_operator_file, CheckResult, DailyCount, OperatorData, ReadOptions, Thresholds,
+    read_operator_file, CheckResult, DailyCount, DaySketch, OperatorData, ReadOptions, Thresholds,
     DEFAULT_TRIPLET_BUDGET,
 };
 use ceir_observe::{ImportOutcome, Incoming, ObservationStore, Texts, Writer};
@@ -29,6 +29,8 @@ pub fn observations_dir(cfg: &Config) -> PathBuf {
 struct FileOutcome {
     job: ImportJob,
     report: String,
+    /// The file's day sketches, kept with an accepted job for later historic checks.
+    days: Vec<ceir_store::DaySketch>,
 }
 
 /// DIRBS's switches for turning groups of checks off for one import; the job record and the
@@ -84,7 +86,7 @@ pub async fn import_operator(
     let mut bad = 0usize;
     for file in files {
         let started = SystemClock.now();
-        let history = match history_for(store, file).await {
+        let history = match history_for(store, file, thresholds.historic_days).await {
             Ok(h) => h,
             Err(e) => {
                 bad += 1;
@@ -124,7 +126,7 @@ pub async fn import_operator(
                 continue;
             }
         };
-        store.record_import(&out.job).await?;
+        store.record_operator_import(&out.job, &out.days).await?;
         if matches!(out.job.verdict, Verdict::Refused | Verdict::Failed) {
             bad += 1;
             eprint!("{}", out.report);
@@ -160,25 +162,46 @@ pub async fn zero_tacs(store: &dyn Store) -> Result<Option<HashSet<u32>>> {
     ))
 }
 
-/// This operator's earlier per-day counts, newest import first (the historic check's input).
-async fn history_for(store: &dyn Store, file: &Path) -> Result<Vec<Vec<DailyCount>>> {
+/// What the historic check compares with: this operator's latest days, each day's sketches of
+/// every earlier import united (`checks::history`); imports recorded before ceir kept sketches
+/// give their per-day counts for the days no sketch covers.
+async fn history_for(store: &dyn Store, file: &Path, days: usize) -> Result<Vec<DailyCount>> {
     let base = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let name = OperatorFileName::parse(&base).map_err(anyhow::Error::msg)?;
+    let sketches: Vec<DaySketch> = store
+        .operator_day_sketches(&name.operator, u32::try_from(days).unwrap_or(u32::MAX))
+        .await?
+        .into_iter()
+        .map(|d| DaySketch {
+            day: d.day.0,
+            complete: d.complete_rows,
+            imei: d.imei,
+            imsi: d.imsi,
+            msisdn: d.msisdn,
+        })
+        .collect();
     let jobs = store
         .import_jobs(Some("operator"), Some(&name.operator), HISTORY_JOBS)
         .await?;
-    let mut out = Vec::new();
+    let mut legacy = Vec::new();
     for j in jobs {
         if matches!(j.verdict, Verdict::Accepted | Verdict::Unchanged) {
-            let days: Vec<DailyCount> = serde_json::from_str(&j.daily)
+            let counts: Vec<DailyCount> = serde_json::from_str(&j.daily)
                 .with_context(|| format!("the job record {} has unreadable daily counts", j.id))?;
-            out.push(days);
+            // Counts with their complete rows come from imports whose sketches are kept.
+            legacy.push(
+                counts
+                    .into_iter()
+                    .filter(|d| d.complete.is_none())
+                    .collect(),
+            );
         }
     }
-    Ok(out)
+    history(&sketches, &legacy, days)
+        .map_err(|e| anyhow::anyhow!("the kept sketches of {}: {e}", name.operator))
 }
 
 fn failed_job(file: &Path, started: Timestamp, message: &str) -> ImportJob {
@@ -224,7 +247,8 @@ struct FileContext<'a> {
     region: &'a Region,
     thresholds: &'a Thresholds,
     zero_tacs: Option<&'a HashSet<u32>>,
-    history: &'a [Vec<DailyCount>],
+    /// `checks::history` of this operator's earlier imports.
+    history: &'a [DailyCount],
     budget: usize,
     started: Timestamp,
     disabled: Disabled,
@@ -256,13 +280,12 @@ fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result
     pb.finish_and_clear();
     let read_secs = clock.elapsed().as_secs_f64();
     let today = Day::of(started);
-    let window = history_window(history, thresholds.historic_days);
     let checks = evaluate(
         &data.counts,
         (data.name.start, data.name.end),
         today,
         &data.daily,
-        &window,
+        history,
         thresholds,
         &disabled,
     );
@@ -284,6 +307,17 @@ fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result
         finished_at: started,
     };
     let mut report = header(&data, &checks);
+    let sketches: Vec<ceir_store::DaySketch> = data
+        .sketches
+        .iter()
+        .map(|d| ceir_store::DaySketch {
+            day: Day(d.day),
+            complete_rows: d.complete,
+            imei: d.imei.clone(),
+            imsi: d.imsi.clone(),
+            msisdn: d.msisdn.clone(),
+        })
+        .collect();
     // Recorded with the job, so that an import made with checks off is never mistaken for one
     // that passed them.
     let switches = disabled.switches();
@@ -346,7 +380,13 @@ fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result
         rate
     ));
     job.finished_at = SystemClock.now();
-    Ok(FileOutcome { job, report })
+    // Only a stored file is history; a file stored before already left its sketches.
+    let days = if job.verdict == Verdict::Accepted {
+        sketches
+    } else {
+        Vec::new()
+    };
+    Ok(FileOutcome { job, report, days })
 }
 
 fn store_data(writer: &mut Writer, data: OperatorData) -> Result<ImportOutcome> {
@@ -589,5 +629,89 @@ mod tests {
         assert_eq!((c.skipped, c.measured, c.passed), (None, 1.0, false));
     }
 
-    ceir_store::both_engines!(leading_zero_suspects_come_from_the_registry_catalog);
+    /// Three files of the same days: A, then B with other IMEIs (and a day with no complete
+    /// row), then A again. DIRBS unites A's and B's sketches of each day: 2 IMEIs a day, which A's
+    /// 1 falls short of; the newest import's count alone (B's 1) would let A pass.
+    async fn the_historic_check_unites_every_imports_sketches(s: &SqlStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(&dir.path().join("data"));
+        let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&da).unwrap();
+        std::fs::create_dir_all(&db).unwrap();
+        let a = write(&da, NAME, &fixture_lines());
+        let mut lines = fixture_lines();
+        for l in &mut lines[1..] {
+            *l = l.replacen(",35", ",36", 1).replacen(",86", ",87", 1);
+        }
+        lines.push("20261016,990000862471854,400011234567800,,001".into());
+        let b = write(&db, NAME, &lines);
+        let off = Disabled::default();
+        import_operator(&cfg, s, std::slice::from_ref(&a), None, off)
+            .await
+            .unwrap();
+        // B's own day without a complete row lowers its averages: its historic check is off.
+        let historic_off = Disabled {
+            historic: true,
+            ..off
+        };
+        import_operator(&cfg, s, &[b], None, historic_off)
+            .await
+            .unwrap();
+        let kept = s.operator_day_sketches("azercell", 30).await.unwrap();
+        assert_eq!(
+            kept.len(),
+            10,
+            "five days of A, five of B; B's 16th has no complete row"
+        );
+        let e = import_operator(&cfg, s, &[a], None, off).await.unwrap_err();
+        assert!(format!("{e:#}").contains("1 of 1 file(s) refused"), "{e:#}");
+        let (verdict, c) = newest_check(s, "historic_imei").await;
+        assert_eq!(verdict, Verdict::Refused);
+        assert_eq!((c.measured, c.threshold, c.passed), (1.0, 1.8, false));
+        assert!(c.name.contains("history 2.0 over 5 days"), "{}", c.name);
+        // The IMSIs were the same in both: 4 a day, which A has.
+        let (_, c) = newest_check(s, "historic_imsi").await;
+        assert!(
+            c.passed && c.name.contains("history 4.0 over 5 days"),
+            "{}",
+            c.name
+        );
+    }
+
+    /// Jobs recorded before sketches were kept give their per-day counts.
+    async fn jobs_without_sketches_still_make_history(s: &SqlStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(&dir.path().join("data"));
+        let day = Day::parse_iso("2026-09-30").unwrap();
+        let legacy = ImportJob {
+            id: String::new(),
+            kind: "operator".into(),
+            file: "azercell_20260901_20260930.csv".into(),
+            sha256: "0".repeat(64),
+            operator: Some("azercell".into()),
+            period: Some((Day::parse_iso("2026-09-01").unwrap(), day)),
+            rows: 100,
+            triplets: 50,
+            verdict: Verdict::Accepted,
+            checks: "[]".into(),
+            daily: format!(r#"[{{"day":{},"imeis":5,"imsis":4,"msisdns":4}}]"#, day.0),
+            message: None,
+            started_at: Timestamp(1),
+            finished_at: Timestamp(2),
+        };
+        s.record_import(&legacy).await.unwrap();
+        let a = write(dir.path(), NAME, &fixture_lines());
+        import_operator(&cfg, s, &[a], None, Disabled::default())
+            .await
+            .unwrap_err();
+        let (_, c) = newest_check(s, "historic_imei").await;
+        assert_eq!((c.threshold, c.passed), (4.5, false));
+        assert!(c.name.contains("history 5.0 over 1 days"), "{}", c.name);
+    }
+
+    ceir_store::both_engines!(
+        leading_zero_suspects_come_from_the_registry_catalog,
+        the_historic_check_unites_every_imports_sketches,
+        jobs_without_sketches_still_make_history,
+    );
 }

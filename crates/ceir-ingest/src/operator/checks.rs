@@ -2,8 +2,11 @@
 //! out-of-region and non-home-network ratios, the file's date range, leading zeros and the
 //! historic per-day distinct counts. A file failing any of them is refused whole.
 
-use super::{Counts, DailyCount};
+use super::hll::Hll;
+use super::{Counts, DailyCount, DaySketch};
 use ceir_domain::observe::Day;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashSet};
 
 /// Thresholds; the defaults are DIRBS's defaults. `[import.operator]` in the config overrides
 /// any of them.
@@ -199,10 +202,67 @@ pub fn daily_average(days: &[DailyCount]) -> Option<(f64, f64, f64)> {
     Some((sum.0 as f64 / n, sum.1 as f64 / n, sum.2 as f64 / n))
 }
 
-/// The history the historic check compares with: of earlier imports' per-day counts (newest
-/// import first), the most recent import's count for each day, for the latest `days` days.
+/// The history the historic check compares with, as DIRBS makes it: the latest `days` days of
+/// this operator on which a row had an IMEI, an IMSI and an MSISDN, each day's sketches of every
+/// earlier import that saw it united (an operator may send a day in several files). `legacy` are
+/// the per-day counts of imports recorded before sketches were kept (newest import first): they
+/// stand in for the days no sketch covers, as [`history_window`] makes them.
+pub fn history(
+    sketches: &[DaySketch],
+    legacy: &[Vec<DailyCount>],
+    days: usize,
+) -> Result<Vec<DailyCount>, String> {
+    let mut united: BTreeMap<i32, (Hll, Hll, Hll, u64)> = BTreeMap::new();
+    for s in sketches {
+        let read = |h: &str, what: &str| {
+            Hll::from_hex(h).map_err(|e| format!("the {what} sketch of day {}: {e}", Day(s.day)))
+        };
+        let (imei, imsi, msisdn) = (
+            read(&s.imei, "IMEI")?,
+            read(&s.imsi, "IMSI")?,
+            read(&s.msisdn, "MSISDN")?,
+        );
+        match united.entry(s.day) {
+            Entry::Vacant(v) => {
+                v.insert((imei, imsi, msisdn, s.complete));
+            }
+            Entry::Occupied(mut o) => {
+                let u = o.get_mut();
+                u.0.union(&imei);
+                u.1.union(&imsi);
+                u.2.union(&msisdn);
+                u.3 += s.complete;
+            }
+        }
+    }
+    let sketched: HashSet<i32> = united.keys().copied().collect();
+    let mut by_day: BTreeMap<i32, DailyCount> = united
+        .into_iter()
+        .filter(|(_, u)| u.3 > 0)
+        .map(|(day, (imei, imsi, msisdn, _))| {
+            // Complete rows of overlapping files cannot be told apart: only their presence counts.
+            let c = DailyCount {
+                day,
+                imeis: imei.estimate(),
+                imsis: imsi.estimate(),
+                msisdns: msisdn.estimate(),
+                complete: None,
+            };
+            (day, c)
+        })
+        .collect();
+    for d in history_window(legacy, usize::MAX) {
+        if !sketched.contains(&d.day) {
+            by_day.entry(d.day).or_insert(d);
+        }
+    }
+    Ok(by_day.into_values().rev().take(days).collect())
+}
+
+/// Of earlier imports' per-day counts (newest import first), the most recent import's count for
+/// each day, for the latest `days` days: the history of imports recorded without sketches.
 pub fn history_window(earlier: &[Vec<DailyCount>], days: usize) -> Vec<DailyCount> {
-    let mut by_day: std::collections::BTreeMap<i32, DailyCount> = Default::default();
+    let mut by_day: BTreeMap<i32, DailyCount> = BTreeMap::new();
     for import in earlier {
         for d in import {
             // Newest import first: keep the first seen for each day.
@@ -212,8 +272,8 @@ pub fn history_window(earlier: &[Vec<DailyCount>], days: usize) -> Vec<DailyCoun
     by_day.into_values().rev().take(days).collect()
 }
 
-/// Runs every check but those `disabled`. `history` is [`history_window`] of this operator's
-/// earlier accepted imports; `today` is for "the file's end date is in the future".
+/// Runs every check but those `disabled`. `history` is [`history`] of this operator's earlier
+/// accepted imports; `today` is for "the file's end date is in the future".
 pub fn evaluate(
     c: &Counts,
     period: (Day, Day),

@@ -11,7 +11,7 @@ pub mod checks;
 mod dedupe;
 mod hll;
 
-pub use checks::{CheckResult, Thresholds};
+pub use checks::{CheckResult, Disabled, Thresholds};
 pub use dedupe::SortedTriplets;
 
 use crate::error::{IngestError, RowError, MAX_ROW_ERRORS};
@@ -81,6 +81,25 @@ pub struct DailyCount {
     pub imeis: u64,
     pub imsis: u64,
     pub msisdns: u64,
+    /// Rows with an IMEI, an IMSI and an MSISDN (DIRBS's triplets); `None` in job records from
+    /// before ceir kept per-day sketches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<u64>,
+}
+
+/// One day of an import as the historic check keeps it (DIRBS's `daily_per_mno_hll_sketches`):
+/// its distinct IMEIs, IMSIs and MSISDNs as HyperLogLog sketches, which later checks unite with
+/// other imports' sketches of the same day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaySketch {
+    /// Days since 1970-01-01.
+    pub day: i32,
+    /// Rows with an IMEI, an IMSI and an MSISDN: a day without any is not history.
+    pub complete: u64,
+    /// The sketches' registers in hex.
+    pub imei: String,
+    pub imsi: String,
+    pub msisdn: String,
 }
 
 /// A read operator file: counts, sketches and its triplets, not yet checked or stored.
@@ -93,6 +112,8 @@ pub struct OperatorData {
     pub bytes: u64,
     pub counts: Counts,
     pub daily: Vec<DailyCount>,
+    /// The same days' sketches, for later imports' historic checks.
+    pub sketches: Vec<DaySketch>,
     /// The first [`MAX_ROW_ERRORS`] unreadable rows; `more_malformed` counts the rest.
     pub malformed_rows: Vec<RowError>,
     pub more_malformed: u64,
@@ -317,6 +338,7 @@ struct DayStats {
     imei: Hll,
     imsi: Hll,
     msisdn: Hll,
+    complete: u64,
 }
 
 struct Parser<'o> {
@@ -587,7 +609,9 @@ impl<'o> Parser<'o> {
             imei: Hll::new(),
             imsi: Hll::new(),
             msisdn: Hll::new(),
+            complete: 0,
         });
+        stats.complete += u64::from(!imei.is_empty() && !imsi.is_empty() && !msisdn.is_empty());
         if let Some(k) = imei_key {
             stats.imei.add(k.0);
         }
@@ -649,17 +673,28 @@ impl<'o> Parser<'o> {
         if self.opts.zero_tacs.is_some() && counts.zero_tac_suspect.is_none() {
             counts.zero_tac_suspect = Some(0);
         }
-        let mut daily: Vec<DailyCount> = self
-            .days
+        let mut days: Vec<(&i32, &DayStats)> = self.days.iter().collect();
+        days.sort_by_key(|(d, _)| **d);
+        let daily: Vec<DailyCount> = days
             .iter()
             .map(|(d, s)| DailyCount {
-                day: *d,
+                day: **d,
                 imeis: s.imei.estimate(),
                 imsis: s.imsi.estimate(),
                 msisdns: s.msisdn.estimate(),
+                complete: Some(s.complete),
             })
             .collect();
-        daily.sort_by_key(|d| d.day);
+        let sketches: Vec<DaySketch> = days
+            .iter()
+            .map(|(d, s)| DaySketch {
+                day: **d,
+                complete: s.complete,
+                imei: s.imei.to_hex(),
+                imsi: s.imsi.to_hex(),
+                msisdn: s.msisdn.to_hex(),
+            })
+            .collect();
         let runs = self.dedupe.runs();
         let triplet_count = (self.dedupe.in_memory() as u64) + self.dedupe.spilled;
         Ok(OperatorData {
@@ -672,6 +707,7 @@ impl<'o> Parser<'o> {
             bytes,
             counts,
             daily,
+            sketches,
             malformed_rows: self.errors,
             more_malformed: self.more,
             raw_imeis: Arc::new(self.raw_imeis),
