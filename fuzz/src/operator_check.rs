@@ -13,7 +13,8 @@ pub fn fuzz_operator_data(data: &[u8]) {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("fuzz_20261001_20261031.csv");
+    // An operator of the region: any other is refused before its bytes are read.
+    let path = dir.join("azercell_20261001_20261031.csv");
     std::fs::write(&path, data).unwrap();
     let region = ceir_domain::observe::Region::default_for("AZ").unwrap();
     let opts = ceir_ingest::operator::ReadOptions {

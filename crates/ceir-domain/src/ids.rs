@@ -471,6 +471,27 @@ impl fmt::Display for Msisdn {
     }
 }
 
+/// An MSISDN as DIRBS's pairing list gives it: 1 to 15 digits, kept as written. DIRBS keys a
+/// pairing on this text, leading zeros and all, so it is not read as an E.164 [`Msisdn`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PairingMsisdn(String);
+
+impl PairingMsisdn {
+    pub fn parse(s: &str) -> Result<PairingMsisdn, IdError> {
+        digits("MSISDN", s, 1..=15, "1 to 15")?;
+        Ok(PairingMsisdn(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PairingMsisdn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 fn hex_groups<const N: usize>(kind: &'static str, s: &str) -> Result<[u8; N], IdError> {
     let mut out = [0u8; N];
     let mut parts = s.split('-');
@@ -721,6 +742,25 @@ impl fmt::Display for Gpsi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairing_msisdns_are_1_to_15_digits_kept_as_written() {
+        assert_eq!(PairingMsisdn::parse("0994").unwrap().as_str(), "0994");
+        assert_eq!(PairingMsisdn::parse("7").unwrap().to_string(), "7");
+        assert!(PairingMsisdn::parse("123456789012345").is_ok());
+        assert!(matches!(
+            PairingMsisdn::parse("1234567890123456"),
+            Err(IdError::Length { got: 16, .. })
+        ));
+        assert!(matches!(
+            PairingMsisdn::parse("+994"),
+            Err(IdError::NotDigit { position: 1, .. })
+        ));
+        assert_eq!(
+            PairingMsisdn::parse(""),
+            Err(IdError::Empty { kind: "MSISDN" })
+        );
+    }
 
     #[test]
     fn masked_imsi_keeps_only_the_home_network() {

@@ -20,4 +20,4 @@ pub mod status;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::ErrorCode;
-pub use ids::{Gpsi, IdError, Imei, ImeiSv, Imsi, Msisdn, Pei, Supi, Tac};
+pub use ids::{Gpsi, IdError, Imei, ImeiSv, Imsi, Msisdn, PairingMsisdn, Pei, Supi, Tac};

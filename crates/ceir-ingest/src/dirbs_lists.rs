@@ -3,20 +3,24 @@
 //! `etc/schema/*ListSchema.csvs` and `*ListDeltaSchema.csvs`).
 //!
 //! A file is read whole and checked before anything is applied: any bad row refuses the file and
-//! the error names the file, line, field, value and reason. [`plan`] then turns a file into the
-//! changes to one organisation's entries on the registry's lists, checking what DIRBS checks (a
-//! delta's adds must be new, its removes present, a key may not change twice; a full list may not
-//! shrink more than the import size threshold allows), so that applying the plan is one
-//! transaction and importing the same file twice changes nothing.
+//! the error names the file, line, field, value and reason, and so does one key given twice with
+//! different values. Like DIRBS, ceir keeps every row of a list, whatever its status, keyed as
+//! DIRBS keys it (a pairing by IMEI, IMSI and MSISDN): [`plan`] turns a file into the changes to
+//! one organisation's kept rows ([`KeptRow`]) and to its entries on the registry's lists that
+//! follow from them, checking what DIRBS checks (a delta's adds must be new, its removes and
+//! updates of rows on the list, a key may not change twice; a list may not shrink more than the
+//! import size threshold allows), so that applying the plan is one transaction and importing
+//! the same file twice changes nothing.
 //!
 //! Where ceir differs from DIRBS: entries are kept by the 14-digit IMEI body, so a list IMEI
 //! whose first 14 characters are not digits (which DIRBS's schema allows: hex, `*`, `#`) refuses
 //! the file, except on the golden list, which is kept as DIRBS keeps it (MD5 of the normalised
-//! IMEI). Rows whose status is not `blacklist` (stolen) or `whitelist` (registration) are read but
-//! put on no list, as DIRBS's classification ignores them.
+//! IMEI). Rows whose status is not `blacklist` (stolen) or `whitelist` (registration) are kept
+//! but put on no registry list, as DIRBS's classification ignores them; every pairing of one IMEI
+//! and IMSI is one exception entry, whatever its MSISDNs.
 
 use crate::error::{IngestError, RowError, MAX_ROW_ERRORS};
-use ceir_domain::ids::{Imei, Imsi, Tac};
+use ceir_domain::ids::{Imei, Imsi, PairingMsisdn, Tac};
 use ceir_domain::lists::{
     golden_hash, Country, EntryMeta, GoldenImei, ListKind, NewEntry, Reason, Subject,
 };
@@ -39,13 +43,31 @@ pub enum DirbsList {
     Monitoring,
 }
 
-/// How much a full import may shrink a list (DIRBS `*_threshold` in etc/config.yml): the new
-/// size must be at least `percent` of the current one and, unless `absolute` is -1, no more
-/// than `absolute` rows smaller.
+/// How much an import may shrink a list (DIRBS `*_threshold` in etc/config.yml): the new size
+/// must be at least `percent` of the current one and, unless `absolute` is -1, no more than
+/// `absolute` rows smaller.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SizeThreshold {
     pub absolute: i64,
     pub percent: f64,
+}
+
+impl SizeThreshold {
+    /// Checked as DIRBS checks its configuration: `absolute` -1 (off) or at least 0, `percent`
+    /// a ratio from 0 (off) to 1.
+    pub fn new(absolute: i64, percent: f64) -> Result<SizeThreshold, String> {
+        if absolute < -1 {
+            return Err(format!(
+                "size_variation_absolute = {absolute}: give -1 (no absolute limit) or a number of rows from 0"
+            ));
+        }
+        if !(0.0..=1.0).contains(&percent) {
+            return Err(format!(
+                "size_variation_percent = {percent}: give a ratio from 0 (no limit) to 1"
+            ));
+        }
+        Ok(SizeThreshold { absolute, percent })
+    }
 }
 
 impl DirbsList {
@@ -87,16 +109,18 @@ impl DirbsList {
         }
     }
 
-    /// Required columns besides the key (and `change_type` in a delta).
+    /// Required columns besides the key (and `change_type` in a delta). DIRBS keys a pairing on
+    /// its IMEI, IMSI and MSISDN, so both are required.
     const fn required(self) -> &'static [&'static str] {
         match self {
-            DirbsList::Pairing => &["imsi"],
+            DirbsList::Pairing => &["imsi", "msisdn"],
             _ => &[],
         }
     }
 
-    /// Columns that may appear.
-    const fn optional(self) -> &'static [&'static str] {
+    /// Columns that may appear: the row's values besides its key (DIRBS's `_extra_field_names`).
+    /// Two rows with one key must agree on them, and a delta's update changes them.
+    pub const fn extra_columns(self) -> &'static [&'static str] {
         match self {
             DirbsList::Stolen => &["reporting_date", "status"],
             DirbsList::Registration => &[
@@ -109,8 +133,37 @@ impl DirbsList {
                 "radio_interface",
                 "device_id",
             ],
-            DirbsList::Pairing => &["msisdn"],
             _ => &[],
+        }
+    }
+
+    /// Whether a row with these values puts its subject on the registry list: DIRBS's
+    /// classification takes a stolen row whose status is empty or `blacklist`, a registration
+    /// row whose status is empty or `whitelist`, and every row of the other lists.
+    fn lists(self, extra: &[String]) -> bool {
+        let status = |i: usize| {
+            extra
+                .get(i)
+                .map(|s| s.to_ascii_lowercase())
+                .unwrap_or_default()
+        };
+        match self {
+            DirbsList::Stolen => matches!(status(1).as_str(), "" | "blacklist"),
+            DirbsList::Registration => matches!(status(2).as_str(), "" | "whitelist"),
+            _ => true,
+        }
+    }
+
+    /// The registry entry's note for a row with these values: a stolen row's reporting date,
+    /// a registration row's device id.
+    fn note(self, extra: &[String]) -> Option<String> {
+        let value = |i: usize| extra.get(i).filter(|v| !v.is_empty());
+        match self {
+            DirbsList::Stolen => value(0)
+                .and_then(|d| Day::parse_yyyymmdd(d.as_bytes()))
+                .map(|d| format!("reported {d}")),
+            DirbsList::Registration => value(7).map(|d| format!("device {d}")),
+            _ => None,
         }
     }
 
@@ -124,10 +177,11 @@ impl DirbsList {
         }
     }
 
-    /// DIRBS's default import size thresholds.
+    /// DIRBS's default import size thresholds (its `*ThresholdConfig` classes): only the pairing
+    /// list may shrink by at most 1000 rows and 5 %; every other list by at most 25 %.
     pub const fn threshold(self) -> SizeThreshold {
         match self {
-            DirbsList::Pairing | DirbsList::Monitoring => SizeThreshold {
+            DirbsList::Pairing => SizeThreshold {
                 absolute: 1000,
                 percent: 0.95,
             },
@@ -182,23 +236,34 @@ impl ChangeType {
     }
 }
 
-/// What a row is about.
+/// What a row is about: DIRBS's primary key of the list.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ListKey {
     Imei(Imei),
-    Pair(Imei, Imsi),
+    /// A pairing: IMEI, IMSI and MSISDN. The MSISDN is `None` only for pairings kept before
+    /// ceir kept MSISDNs (store migration 0009), until a full pairing import replaces them.
+    Pair(Imei, Imsi, Option<PairingMsisdn>),
     Tac(Tac),
     /// A golden-list IMEI: the hash, and the normalised IMEI when given in clear.
     Golden(GoldenImei),
 }
 
 impl ListKey {
-    fn subject(&self) -> Option<Subject> {
+    /// The registry subject: every pairing of one IMEI and IMSI is one exception entry.
+    pub fn subject(&self) -> Option<Subject> {
         match self {
             ListKey::Imei(i) => Some(Subject::Imei(*i)),
-            ListKey::Pair(i, s) => Some(Subject::Pair(*i, *s)),
+            ListKey::Pair(i, s, _) => Some(Subject::Pair(*i, *s)),
             ListKey::Tac(t) => Some(Subject::Tac(*t)),
             ListKey::Golden(_) => None,
+        }
+    }
+
+    /// A pairing's MSISDN.
+    pub fn msisdn(&self) -> Option<&PairingMsisdn> {
+        match self {
+            ListKey::Pair(_, _, m) => m.as_ref(),
+            _ => None,
         }
     }
 }
@@ -212,13 +277,66 @@ pub struct ListRow {
     pub key: ListKey,
     /// `None` in a full file.
     pub change: Option<ChangeType>,
-    /// Whether the row puts its subject on the list: a stolen row whose status is empty or
-    /// `blacklist`, a registration row whose status is empty or `whitelist`; always for the
-    /// others.
+    /// The values of [`DirbsList::extra_columns`], as written ("" when empty or absent).
+    pub extra: Vec<String>,
+    /// Whether the row puts its subject on the registry list (see `DirbsList::lists`).
     pub active: bool,
-    pub reporting_date: Option<Day>,
-    /// Registration's device id, kept as the entry's note.
-    pub device_id: Option<String>,
+}
+
+/// A row of a list as ceir keeps it between imports, whatever its status (as DIRBS keeps its
+/// lists): what a delta's adds, removes and updates are checked against, and what a pairing's
+/// MSISDN is kept in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptRow {
+    pub key: ListKey,
+    /// The values of [`DirbsList::extra_columns`].
+    pub extra: Vec<String>,
+}
+
+impl KeptRow {
+    /// The values as stored: a JSON object of the list's other columns.
+    pub fn fields(&self, list: DirbsList) -> String {
+        let map: serde_json::Map<String, serde_json::Value> = list
+            .extra_columns()
+            .iter()
+            .zip(&self.extra)
+            .map(|(c, v)| ((*c).to_owned(), serde_json::Value::String(v.clone())))
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    }
+
+    /// A stored row of `list`. Columns the stored object lacks are empty (rows kept from the
+    /// registry's entries when the store began keeping rows have none).
+    pub fn from_stored(
+        list: DirbsList,
+        subject: Subject,
+        msisdn: Option<PairingMsisdn>,
+        fields: &str,
+    ) -> Result<KeptRow, String> {
+        let key = match (list, subject) {
+            (DirbsList::Pairing, Subject::Pair(i, s)) => ListKey::Pair(i, s, msisdn),
+            (DirbsList::BarredTac, Subject::Tac(t)) => ListKey::Tac(t),
+            (DirbsList::Pairing | DirbsList::BarredTac | DirbsList::Golden, _)
+            | (_, Subject::Pair(..) | Subject::Tac(_)) => {
+                return Err(format!("a {list} row cannot be about {subject:?}"))
+            }
+            (_, Subject::Imei(i)) => ListKey::Imei(i),
+        };
+        let values: serde_json::Map<String, serde_json::Value> = serde_json::from_str(fields)
+            .map_err(|e| {
+                format!("the {list} row's values {fields:?} are not a JSON object: {e}")
+            })?;
+        let extra = list
+            .extra_columns()
+            .iter()
+            .map(|c| match values.get(*c) {
+                Some(serde_json::Value::String(v)) => Ok(v.clone()),
+                None => Ok(String::new()),
+                Some(v) => Err(format!("the {list} row's {c} is {v}, not text")),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(KeptRow { key, extra })
+    }
 }
 
 /// A list file, read and checked.
@@ -230,7 +348,8 @@ pub struct ListFile {
     pub rows: Vec<ListRow>,
 }
 
-/// Reads a list file: CSV with a header, plain, gzip or zip (one entry), told by magic bytes.
+/// Reads a list file: CSV with a header, plain, gzip or zip (one file, named as the archive), told
+/// by magic bytes.
 pub fn read_list(path: &Path, list: DirbsList, delta: bool) -> Result<ListFile, IngestError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
@@ -265,7 +384,7 @@ pub fn read_list_from(
             list,
             delta,
         )
-    } else if head.starts_with(b"PK\x03\x04") {
+    } else if crate::archive::is_zip(&head) {
         let mut bytes = Vec::new();
         rest.take(crate::tac::MAX_ZIP_BYTES)
             .read_to_end(&mut bytes)
@@ -275,13 +394,7 @@ pub fn read_list_from(
             reason: e.to_string(),
         };
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_err)?;
-        let entry = (0..archive.len())
-            .filter_map(|i| archive.name_for_index(i).map(str::to_owned))
-            .find(|n| !n.ends_with('/') && !n.starts_with("__MACOSX/"))
-            .ok_or_else(|| IngestError::Zip {
-                file: name.to_owned(),
-                reason: "the archive holds no file".into(),
-            })?;
+        let entry = crate::archive::single_member(&archive, name)?;
         let inner = archive.by_name(&entry).map_err(zip_err)?;
         parse(
             BufReader::new(inner),
@@ -300,9 +413,8 @@ struct Columns {
     change: Option<usize>,
     imsi: Option<usize>,
     msisdn: Option<usize>,
-    status: Option<usize>,
-    reporting_date: Option<usize>,
-    device_id: Option<usize>,
+    /// Of each of [`DirbsList::extra_columns`].
+    extras: Vec<Option<usize>>,
     width: usize,
 }
 
@@ -343,7 +455,7 @@ fn header(
     let known: Vec<&str> = [list.key_column()]
         .iter()
         .chain(list.required())
-        .chain(list.optional())
+        .chain(list.extra_columns())
         .copied()
         .chain(delta.then_some("change_type"))
         .chain((list == DirbsList::Golden).then_some("imei"))
@@ -381,9 +493,7 @@ fn header(
         change,
         imsi: find("imsi"),
         msisdn: find("msisdn"),
-        status: find("status"),
-        reporting_date: find("reporting_date"),
-        device_id: find("device_id"),
+        extras: list.extra_columns().iter().map(|c| find(c)).collect(),
         width: names.len(),
     })
 }
@@ -498,7 +608,9 @@ fn parse(
             }
         }
     }
+    conflicts(list, &rows, &mut fail);
     if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
         return Err(IngestError::Rows {
             file: file.to_owned(),
             errors,
@@ -583,40 +695,37 @@ fn row(
                 return Err((cols.imsi, "imsi is empty".into()));
             }
             let imsi = Imsi::parse(&imsi_text).map_err(|e| (cols.imsi, e.to_string()))?;
-            if let Some(m) = get(cols.msisdn) {
-                if m.len() > 15 || !m.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err((cols.msisdn, "msisdn must be 1 to 15 digits".into()));
-                }
-            }
-            ListKey::Pair(imei, imsi)
+            // DIRBS's schema: a pairing's MSISDN is 1 to 15 digits, and required.
+            let msisdn = PairingMsisdn::parse(&get(cols.msisdn).unwrap_or_default())
+                .map_err(|e| (cols.msisdn, format!("{e} (DIRBS keys a pairing on it)")))?;
+            ListKey::Pair(imei, imsi, Some(msisdn))
         }
         _ => ListKey::Imei(imei_key(list.key_column(), &raw).map_err(at_key)?),
     };
-    let reporting_date = match get(cols.reporting_date) {
-        None => None,
-        Some(d) => match Day::parse_yyyymmdd(d.as_bytes()) {
-            Some(day) if day.ymd().0 >= 2000 => Some(day),
-            _ => {
-                return Err((
-                    cols.reporting_date,
-                    "reporting_date must be empty or a date yyyymmdd from 2000 on".into(),
-                ))
+    let extra: Vec<String> = cols
+        .extras
+        .iter()
+        .map(|i| get(*i).unwrap_or_default())
+        .collect();
+    for (c, (name, v)) in list.extra_columns().iter().zip(&extra).enumerate() {
+        if v.is_empty() {
+            continue;
+        }
+        let at = cols.extras.get(c).copied().flatten();
+        match *name {
+            "reporting_date" => match Day::parse_yyyymmdd(v.as_bytes()) {
+                Some(day) if day.ymd().0 >= 2000 => {}
+                _ => {
+                    return Err((
+                        at,
+                        "reporting_date must be empty or a date yyyymmdd from 2000 on".into(),
+                    ))
+                }
+            },
+            "device_id" if !v.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                return Err((at, "device_id must be letters and digits".into()));
             }
-        },
-    };
-    let status = get(cols.status).map(|s| s.to_ascii_lowercase());
-    let active = match list {
-        DirbsList::Stolen => status.as_deref().is_none_or(|s| s == "blacklist"),
-        DirbsList::Registration => status.as_deref().is_none_or(|s| s == "whitelist"),
-        _ => true,
-    };
-    let device_id = get(cols.device_id);
-    if let Some(d) = &device_id {
-        if !d.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err((
-                cols.device_id,
-                "device_id must be letters and digits".into(),
-            ));
+            _ => {}
         }
     }
     Ok(ListRow {
@@ -624,10 +733,44 @@ fn row(
         raw,
         key,
         change,
-        active,
-        reporting_date,
-        device_id,
+        active: list.lists(&extra),
+        extra,
     })
+}
+
+/// DIRBS refuses a file in which one key comes with different values of the other columns
+/// (its conflicting rows check): each such row is named with the line it conflicts with. Rows
+/// of a delta with different change types are left to the plan, which names them.
+fn conflicts(list: DirbsList, rows: &[ListRow], fail: &mut dyn FnMut(RowError)) {
+    let mut first: HashMap<(&ListKey, Option<ChangeType>), &ListRow> = HashMap::new();
+    for r in rows {
+        let Some(earlier) = first.get(&(&r.key, r.change)).copied() else {
+            first.insert((&r.key, r.change), r);
+            continue;
+        };
+        for ((name, was), now) in list
+            .extra_columns()
+            .iter()
+            .zip(&earlier.extra)
+            .zip(&r.extra)
+        {
+            if was != now {
+                fail(RowError::new(
+                    r.line,
+                    *name,
+                    now,
+                    format!(
+                        "conflicts with line {}, where {} {:?} has {name} {was:?}: one {} may \
+                         not come with different values",
+                        earlier.line,
+                        list.key_column(),
+                        earlier.raw,
+                        list.key_column()
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// A subject in the registry's order (IMEI body, then IMSI), so plans come out sorted.
@@ -664,35 +807,126 @@ pub struct Held {
     pub note: Option<String>,
 }
 
-/// What applying a file will change.
+/// What applying a file will change: the list's kept rows, and the organisation's registry
+/// entries that follow from them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
-    /// New entries, and entries whose facts change (the store counts those as updates).
+    /// New registry entries, and entries whose facts change (the store counts those as updates).
     pub add: Vec<NewEntry>,
+    /// Registry entries no row lists any more.
     pub remove: Vec<Subject>,
-    /// Rows already on the list with the same facts.
+    /// Kept rows new or with new values.
+    pub upsert: Vec<KeptRow>,
+    /// Kept rows no longer on the list.
+    pub delete: Vec<ListKey>,
+    /// Rows of the file already kept with the same values.
     pub unchanged: u64,
-    /// Rows whose status puts them on no list.
+    /// Rows of the file (added or updated, for a delta) whose status puts them on no registry
+    /// list: kept, listing nothing.
     pub inactive: u64,
     /// Subjects the organisation already holds on the same registry list from another source
     /// (another DIRBS list, or by hand): left as they are.
     pub held_elsewhere: u64,
-    /// Rows repeating a key already seen in the file.
+    /// Rows repeating a key already seen in the file, with the same values.
     pub duplicates: u64,
-    /// Entries from this list before and after.
+    /// Rows of the list before and after: what the import size check compares.
     pub before: u64,
     pub after: u64,
 }
 
-/// The changes that make one organisation's entries from this list match the file: for a full
-/// file, the diff against `held`; for a delta, its change types, with DIRBS's delta checks.
-/// `force` skips the import size check.
+impl Plan {
+    /// Whether applying it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty()
+            && self.remove.is_empty()
+            && self.upsert.is_empty()
+            && self.delete.is_empty()
+    }
+}
+
+/// The list after the file: for a full file, its rows; for a delta, `kept` with its changes,
+/// with DIRBS's delta checks (an add must be new; a remove or an update must be of a row on the
+/// list; a key may change once).
+fn next_rows(
+    file: &ListFile,
+    kept: &BTreeMap<ListKey, Vec<String>>,
+    p: &mut Plan,
+    fail: &mut dyn FnMut(RowError),
+) -> BTreeMap<ListKey, Vec<String>> {
+    let field = file.list.key_column();
+    if !file.delta {
+        let mut next = BTreeMap::new();
+        for r in &file.rows {
+            // Conflicting values were refused when the file was read.
+            if next.insert(r.key.clone(), r.extra.clone()).is_some() {
+                p.duplicates += 1;
+            } else if !r.active {
+                p.inactive += 1;
+            }
+        }
+        return next;
+    }
+    let mut next = kept.clone();
+    let mut seen: HashMap<&ListKey, (ChangeType, u64)> = HashMap::new();
+    for r in &file.rows {
+        let change = r.change.unwrap_or(ChangeType::Add);
+        if let Some((c, first)) = seen.get(&r.key) {
+            if *c != change {
+                fail(RowError::new(
+                    r.line,
+                    field,
+                    &r.raw,
+                    format!(
+                        "changed twice in one delta: {} on line {first}, {} here",
+                        c.as_str(),
+                        change.as_str()
+                    ),
+                ));
+            } else {
+                p.duplicates += 1;
+            }
+            continue;
+        }
+        seen.insert(&r.key, (change, r.line));
+        let present = kept.contains_key(&r.key);
+        let refuse =
+            |why: &str| RowError::new(r.line, field, &r.raw, format!("{}: {why}", change.as_str()));
+        match change {
+            ChangeType::Add if present => fail(refuse(&format!(
+                "already on the {} list (was this delta imported before?)",
+                file.list
+            ))),
+            ChangeType::Remove | ChangeType::Update if !present => fail(refuse(&format!(
+                "not on the {} list: cannot {} records not in the list (was this delta imported \
+                 before?)",
+                file.list,
+                change.as_str()
+            ))),
+            ChangeType::Add | ChangeType::Update => {
+                p.inactive += u64::from(!r.active);
+                p.unchanged += u64::from(kept.get(&r.key) == Some(&r.extra));
+                next.insert(r.key.clone(), r.extra.clone());
+            }
+            ChangeType::Remove => {
+                next.remove(&r.key);
+            }
+        }
+    }
+    next
+}
+
+/// The changes that make one organisation's rows of this list, and its registry entries from
+/// them, match the file: for a full file, the diff against `kept`; for a delta, its change
+/// types, with DIRBS's delta checks. `held` are the organisation's entries on the registry list
+/// the DIRBS list maps to. `size` is the import size check's threshold ([`DirbsList::threshold`]
+/// by default); `None` (`--force`) skips it.
 pub fn plan(
     file: &ListFile,
+    kept: &[KeptRow],
     held: &[Held],
     country: Country,
     now: Timestamp,
-    force: bool,
+    size: Option<SizeThreshold>,
 ) -> Result<Plan, IngestError> {
     let Some((kind, reason)) = file.list.target() else {
         return Err(IngestError::Rows {
@@ -706,7 +940,8 @@ pub fn plan(
             more: 0,
         });
     };
-    let marker = file.list.reference();
+    let list = file.list;
+    let marker = list.reference();
     let mine: HashMap<Subject, Option<&str>> = held
         .iter()
         .filter(|h| h.reference.as_deref() == Some(marker))
@@ -717,6 +952,49 @@ pub fn plan(
         .filter(|h| h.reference.as_deref() != Some(marker))
         .map(|h| h.subject)
         .collect();
+    let old: BTreeMap<ListKey, Vec<String>> = kept
+        .iter()
+        .map(|k| (k.key.clone(), k.extra.clone()))
+        .collect();
+    let mut p = Plan {
+        before: old.len() as u64,
+        ..Plan::default()
+    };
+    let mut errors = Vec::new();
+    let mut more = 0u64;
+    let mut fail = |e: RowError| {
+        if errors.len() < MAX_ROW_ERRORS {
+            errors.push(e);
+        } else {
+            more += 1;
+        }
+    };
+    let next = next_rows(file, &old, &mut p, &mut fail);
+    for (key, extra) in &next {
+        match old.get(key) {
+            // A delta's untouched rows are not its rows: it counts its own (`next_rows`).
+            Some(was) if was == extra => p.unchanged += u64::from(!file.delta),
+            _ => p.upsert.push(KeptRow {
+                key: key.clone(),
+                extra: extra.clone(),
+            }),
+        }
+    }
+    p.delete = old
+        .keys()
+        .filter(|k| !next.contains_key(k))
+        .cloned()
+        .collect();
+    p.after = next.len() as u64;
+
+    // The registry: a subject is listed while a row that lists it is kept (a pairing's IMEI and
+    // IMSI while any of its MSISDNs is).
+    let mut wanted: BTreeMap<Ordered, Option<String>> = BTreeMap::new();
+    for (key, extra) in &next {
+        if let Some(s) = key.subject().filter(|_| list.lists(extra)) {
+            wanted.entry(Ordered(s)).or_insert_with(|| list.note(extra));
+        }
+    }
     let entry = |subject: Subject, note: Option<String>| -> Result<NewEntry, String> {
         NewEntry::new(
             kind,
@@ -732,151 +1010,49 @@ pub fn plan(
         )
         .map_err(|e| e.to_string())
     };
-    let note_of = |r: &ListRow| match file.list {
-        DirbsList::Stolen => r.reporting_date.map(|d| format!("reported {d}")),
-        DirbsList::Registration => r.device_id.as_ref().map(|d| format!("device {d}")),
-        _ => None,
-    };
-    let mut p = Plan {
-        before: mine.len() as u64,
-        ..Plan::default()
-    };
-    let mut errors = Vec::new();
-    let mut more = 0u64;
-    let mut fail = |e: RowError| {
-        if errors.len() < MAX_ROW_ERRORS {
-            errors.push(e);
-        } else {
-            more += 1;
-        }
-    };
-    let field = file.list.key_column();
-    // The net state each subject should end in: Some(note) on the list, None off it.
-    let mut wanted: BTreeMap<Ordered, (Option<Option<String>>, u64)> = BTreeMap::new();
-    if !file.delta {
-        for r in &file.rows {
-            let Some(s) = r.key.subject() else { continue };
-            if !r.active {
-                p.inactive += 1;
-                continue;
-            }
-            if wanted.contains_key(&Ordered(s)) {
-                p.duplicates += 1;
-                continue;
-            }
-            wanted.insert(Ordered(s), (Some(note_of(r)), r.line));
-        }
-        for s in mine.keys() {
-            wanted.entry(Ordered(*s)).or_insert((None, 0));
-        }
-    } else {
-        let mut seen: HashMap<Subject, (ChangeType, u64)> = HashMap::new();
-        for r in &file.rows {
-            let Some(s) = r.key.subject() else { continue };
-            let change = r.change.unwrap_or(ChangeType::Add);
-            if let Some((c, first)) = seen.get(&s) {
-                if *c != change {
-                    fail(RowError::new(
-                        r.line,
-                        field,
-                        &r.raw,
-                        format!(
-                            "changed twice in one delta: {} on line {first}, {} here",
-                            c.as_str(),
-                            change.as_str()
-                        ),
-                    ));
-                } else {
-                    p.duplicates += 1;
-                }
-                continue;
-            }
-            seen.insert(s, (change, r.line));
-            let has_status = matches!(file.list, DirbsList::Stolen | DirbsList::Registration);
-            match change {
-                ChangeType::Add if !r.active => p.inactive += 1,
-                ChangeType::Add if mine.contains_key(&s) => fail(RowError::new(
-                    r.line,
-                    field,
-                    &r.raw,
-                    format!(
-                        "add: already on the {} list (was this delta imported before?)",
-                        file.list
-                    ),
-                )),
-                ChangeType::Add | ChangeType::Update if r.active => {
-                    wanted.insert(Ordered(s), (Some(note_of(r)), r.line));
-                }
-                ChangeType::Update => {
-                    p.inactive += 1;
-                    if mine.contains_key(&s) {
-                        wanted.insert(Ordered(s), (None, r.line));
-                    }
-                }
-                ChangeType::Remove if mine.contains_key(&s) => {
-                    wanted.insert(Ordered(s), (None, r.line));
-                }
-                ChangeType::Remove if has_status => p.inactive += 1,
-                ChangeType::Remove | ChangeType::Add => fail(RowError::new(
-                    r.line,
-                    field,
-                    &r.raw,
-                    format!(
-                        "remove: not on the {} list (was this delta imported before?)",
-                        file.list
-                    ),
-                )),
-            }
-        }
-    }
-    let mut after = mine.len() as i64;
-    for (Ordered(s), (want, line)) in wanted {
-        match (want, mine.get(&s)) {
-            (Some(note), Some(old)) => {
-                if *old == note.as_deref() {
-                    p.unchanged += 1;
-                } else {
-                    match entry(s, note) {
-                        Ok(e) => p.add.push(e),
-                        Err(reason) => fail(RowError::new(line, field, "", reason)),
-                    }
-                }
-            }
-            (Some(_), None) if elsewhere.contains(&s) => p.held_elsewhere += 1,
-            (Some(note), None) => match entry(s, note) {
-                Ok(e) => {
-                    p.add.push(e);
-                    after += 1;
-                }
-                Err(reason) => fail(RowError::new(line, field, "", reason)),
+    let field = list.key_column();
+    let mut gone: Vec<Ordered> = mine
+        .keys()
+        .map(|s| Ordered(*s))
+        .filter(|s| !wanted.contains_key(s))
+        .collect();
+    gone.sort();
+    for (Ordered(s), note) in wanted {
+        match mine.get(&s) {
+            Some(old_note) if *old_note == note.as_deref() => {}
+            None if elsewhere.contains(&s) => p.held_elsewhere += 1,
+            _ => match entry(s, note) {
+                Ok(e) => p.add.push(e),
+                Err(reason) => fail(RowError::new(0, field, &format!("{s:?}"), reason)),
             },
-            (None, Some(_)) => {
-                p.remove.push(s);
-                after -= 1;
-            }
-            (None, None) => {}
         }
     }
+    p.remove = gone.into_iter().map(|o| o.0).collect();
     if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
         return Err(IngestError::Rows {
             file: file.file.clone(),
             errors,
             more,
         });
     }
-    p.after = after.max(0) as u64;
-    if !force {
-        check_size(&file.file, file.list, p.before, p.after)?;
+    if let Some(t) = size {
+        check_size(&file.file, list, p.before, p.after, t)?;
     }
     Ok(p)
 }
 
 /// DIRBS's import size check: a list may not shrink below its threshold in one import.
-pub fn check_size(file: &str, list: DirbsList, before: u64, after: u64) -> Result<(), IngestError> {
+pub fn check_size(
+    file: &str,
+    list: DirbsList,
+    before: u64,
+    after: u64,
+    t: SizeThreshold,
+) -> Result<(), IngestError> {
     if before == 0 {
         return Ok(());
     }
-    let t = list.threshold();
     let mut min = if t.absolute < 0 {
         1.0
     } else {
@@ -899,7 +1075,7 @@ pub fn check_size(file: &str, list: DirbsList, before: u64, after: u64) -> Resul
 pub fn plan_golden(
     file: &ListFile,
     current: &[GoldenImei],
-    force: bool,
+    size: Option<SizeThreshold>,
 ) -> Result<(Vec<GoldenImei>, GoldenPlan), IngestError> {
     let mut set: BTreeMap<String, Option<String>> = current
         .iter()
@@ -984,8 +1160,8 @@ pub fn plan_golden(
     gp.added = set.keys().filter(|h| !old.contains(h.as_str())).count() as u64;
     gp.removed = old.iter().filter(|h| !set.contains_key(**h)).count() as u64;
     gp.after = set.len() as u64;
-    if !force {
-        check_size(&file.file, DirbsList::Golden, gp.before, gp.after)?;
+    if let Some(t) = size {
+        check_size(&file.file, DirbsList::Golden, gp.before, gp.after, t)?;
     }
     Ok((
         set.into_iter()

@@ -1,6 +1,7 @@
 //! ceir's ingestion: streaming readers of TAC catalogs (and, later, list files) that refuse a
 //! bad file as a whole and name the file, line, field and value of every problem found.
 
+mod archive;
 pub mod dirbs_lists;
 pub mod error;
 mod lines;

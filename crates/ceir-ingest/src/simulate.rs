@@ -1558,6 +1558,7 @@ mod tests {
         let (mut counterfeit, mut test_tac, mut malformed, mut inconsistent) = (0, 0, 0, 0);
         let (mut roaming, mut empty_imsi, mut empty_msisdn, mut empty_rat, mut lz) =
             (0, 0, 0, 0, 0);
+        let mut unclean_imsi = 0;
         let month = month();
         for (op, f) in &rows {
             let day = Day::parse_yyyymmdd(f[0].as_bytes()).unwrap();
@@ -1594,6 +1595,12 @@ mod tests {
                 roaming += 1;
             }
             empty_imsi += usize::from(f[2].is_empty());
+            // Readable (DIRBS's schema: 1 to 15 digits), some of them unclean (not 14 or 15).
+            assert!(
+                f[2].len() <= 15 && f[2].bytes().all(|b| b.is_ascii_digit()),
+                "{f:?}"
+            );
+            unclean_imsi += usize::from(!f[2].is_empty() && f[2].len() < 14);
             empty_msisdn += usize::from(f[3].is_empty());
             empty_rat += usize::from(f[4].is_empty());
         }
@@ -1627,6 +1634,7 @@ mod tests {
         );
         assert!(counterfeit > 0 && test_tac > 0 && malformed > 0 && inconsistent > 0);
         assert!(roaming > 0 && empty_imsi > 0 && empty_msisdn > 0 && empty_rat > 0 && lz > 0);
+        assert!(unclean_imsi > 0);
         // Transient: some IMEI has 12+ MSISDNs on one operator forming a progression.
         let transient = msisdns_per_imei.values().any(|v| {
             let mut v = v.clone();
@@ -1644,6 +1652,7 @@ mod tests {
             ("null MSISDN", empty_msisdn, 0.05),
             ("null RAT", empty_rat, 0.05),
             ("unclean IMEI", malformed, 0.05),
+            ("unclean IMSI", unclean_imsi, 0.05),
             ("out of region", roaming, 0.1),
         ] {
             assert!((count as f64) < limit * n as f64, "{what}: {count} of {n}");

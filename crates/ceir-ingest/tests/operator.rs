@@ -3,8 +3,8 @@
 //! the same triplets; arbitrary bytes never panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ceir_domain::observe::{Day, Region, Triplet};
-use ceir_ingest::operator::checks::{evaluate, history_window};
+use ceir_domain::observe::{Day, IdKey, ImeiKey, Region, Triplet};
+use ceir_ingest::operator::checks::{evaluate, history, history_window, Disabled};
 use ceir_ingest::operator::{
     read_operator_file, CheckResult, DailyCount, OperatorData, ReadOptions, Thresholds,
 };
@@ -33,11 +33,19 @@ fn read_with(
     budget: usize,
     zero_tacs: Option<&HashSet<u32>>,
 ) -> Result<OperatorData, IngestError> {
-    let region = Region::default_for("AZ").unwrap();
+    read_in(path, &Region::default_for("AZ").unwrap(), budget, zero_tacs)
+}
+
+fn read_in(
+    path: &Path,
+    region: &Region,
+    budget: usize,
+    zero_tacs: Option<&HashSet<u32>>,
+) -> Result<OperatorData, IngestError> {
     // Kept: run files live until the triplets are merged, after this returns.
     let spill = tempfile::tempdir().unwrap().keep();
     let opts = ReadOptions {
-        region: &region,
+        region,
         triplet_budget: budget,
         spill_dir: &spill,
         zero_tacs,
@@ -67,6 +75,7 @@ fn checks(data: &OperatorData, history: &[DailyCount]) -> Vec<CheckResult> {
         &data.daily,
         history,
         &Thresholds::default(),
+        &Disabled::default(),
     )
 }
 
@@ -89,7 +98,8 @@ fn the_clean_fixture_passes_every_check() {
             day: Day::parse_iso("2026-10-01").unwrap().0,
             imeis: 1,
             imsis: 4,
-            msisdns: 4
+            msisdns: 4,
+            complete: Some(4),
         }
     );
     assert_eq!(failed(&data, &[]), Vec::<String>::new());
@@ -177,7 +187,7 @@ fn each_check_fails_in_its_own_fixture() {
             NAME,
             |l| {
                 set(l, 1, 2, "4000112");
-                set(l, 2, 2, "40001123456789X");
+                set(l, 2, 2, "4000112345678");
             },
             vec!["unclean_imsi", "unclean"],
         ),
@@ -268,6 +278,152 @@ fn each_check_fails_in_its_own_fixture() {
     }
 }
 
+/// DIRBS's `--disable-*-check` switches: each turns its group off (the checks pass, skipped,
+/// saying who turned them off) and leaves the others running.
+#[test]
+fn disabled_checks_are_skipped_saying_so() {
+    type Edit = fn(&mut Vec<String>);
+    fn set(lines: &mut [String], row: usize, col: usize, v: &str) {
+        let mut f: Vec<String> = lines[row].split(',').map(str::to_owned).collect();
+        f[col] = v.to_owned();
+        lines[row] = f.join(",");
+    }
+    let all = Disabled::default();
+    let cases: Vec<(Disabled, &str, Edit, Vec<&str>)> = vec![
+        (
+            Disabled { null: true, ..all },
+            "--disable-null-check",
+            |l| {
+                set(l, 1, 1, "");
+                set(l, 2, 2, "");
+                set(l, 3, 3, "");
+                set(l, 4, 4, "");
+            },
+            vec!["null_imei", "null_imsi", "null_msisdn", "null_rat", "null"],
+        ),
+        (
+            Disabled { clean: true, ..all },
+            "--disable-clean-check",
+            |l| {
+                set(l, 1, 1, "ABCDE");
+                set(l, 2, 2, "4000112");
+            },
+            vec!["unclean_imei", "unclean_imsi", "unclean"],
+        ),
+        (
+            Disabled {
+                region: true,
+                ..all
+            },
+            "--disable-region-check",
+            |l| {
+                for r in 1..4 {
+                    set(l, r, 3, "998901234567");
+                }
+            },
+            vec![
+                "out_of_region_imsi",
+                "out_of_region_msisdn",
+                "out_of_region",
+            ],
+        ),
+        (
+            Disabled { home: true, ..all },
+            "--disable-home-check",
+            |l| {
+                for r in 1..6 {
+                    set(l, r, 2, "400021234567890");
+                }
+            },
+            vec!["non_home_imsi"],
+        ),
+        (
+            Disabled {
+                leading_zero: true,
+                ..all
+            },
+            "--disable-leading-zero-check",
+            |l| set(l, 1, 1, "135693803564380"),
+            vec!["leading_zero", "leading_zero_suspect"],
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (disabled, switch, edit, keys) in cases {
+        let mut lines = base_lines();
+        edit(&mut lines);
+        let p = write(dir.path(), NAME, &lines);
+        let data = read_with(&p, 1000, None).unwrap();
+        assert!(!failed(&data, &[]).is_empty(), "{switch}: the edit fails");
+        let run = |d: &Disabled| {
+            evaluate(
+                &data.counts,
+                (data.name.start, data.name.end),
+                today(),
+                &data.daily,
+                &[],
+                &Thresholds::default(),
+                d,
+            )
+        };
+        let out = run(&disabled);
+        assert!(out.iter().all(|c| c.passed), "{switch}: {out:#?}");
+        let why = format!("disabled by operator of this node ({switch})");
+        let skipped: Vec<&str> = out
+            .iter()
+            .filter(|c| c.skipped.as_deref() == Some(why.as_str()))
+            .map(|c| c.key.as_str())
+            .collect();
+        assert_eq!(skipped, keys, "{switch}");
+        assert_eq!(disabled.switches(), vec![switch]);
+        let c = out.iter().find(|c| c.key == keys[0]).unwrap();
+        assert!(
+            c.describe().ends_with(&format!("skipped ({why})")),
+            "{}",
+            c.describe()
+        );
+        // Another group off leaves this one running.
+        let other = Disabled {
+            historic: true,
+            ..all
+        };
+        assert!(run(&other).iter().any(|c| !c.passed), "{switch}");
+    }
+    // The historic checks, against a history this file falls short of.
+    let data = read_with(Path::new(BASE), 1000, None).unwrap();
+    let history: Vec<DailyCount> = (0..3)
+        .map(|d| DailyCount {
+            day: 20_000 + d,
+            imeis: 40,
+            imsis: 40,
+            msisdns: 40,
+            complete: None,
+        })
+        .collect();
+    let off = Disabled {
+        historic: true,
+        ..all
+    };
+    let out = evaluate(
+        &data.counts,
+        (data.name.start, data.name.end),
+        today(),
+        &data.daily,
+        &history,
+        &Thresholds::default(),
+        &off,
+    );
+    assert!(out.iter().all(|c| c.passed));
+    assert_eq!(
+        out.iter()
+            .filter(|c| c.key.starts_with("historic_"))
+            .filter(|c| c.skipped.as_deref()
+                == Some("disabled by operator of this node (--disable-historic-check)"))
+            .count(),
+        3
+    );
+    assert_eq!(failed(&data, &history).len(), 3);
+}
+
 #[test]
 fn unreadable_rows_are_listed_with_line_field_value_and_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,6 +456,51 @@ fn unreadable_rows_are_listed_with_line_field_value_and_reason() {
     );
 }
 
+/// DIRBS's schema: IMSIs and MSISDNs of 1 to 15 digits, dates from 2000 on. Anything else is an
+/// unreadable row, named, kept out of the triplets and counted against the malformed threshold.
+#[test]
+fn identifiers_and_dates_outside_the_schema_are_unreadable_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = base_lines();
+    lines[2] = lines[2].replacen(",994501234501,", ",99450123450X,", 1);
+    lines[3] = lines[3].replacen(",994501234502,", ",9945012345020000,", 1);
+    lines[4] = lines[4].replacen(",400011234567803,", ",4000112345678O3,", 1);
+    lines[5] = lines[5].replacen(",400011234567804,", ",4000112345678040,", 1);
+    lines[6] = lines[6].replacen("20261001,", "19991001,", 1);
+    let p = write(dir.path(), NAME, &lines);
+    let data = read_with(&p, 1000, None).unwrap();
+    let shown: Vec<String> = data.malformed_rows.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "line 3, msisdn \"99450123450X\": must be 1 to 15 digits",
+            "line 4, msisdn \"9945012345020000\": must be 1 to 15 digits",
+            "line 5, imsi \"4000112345678O3\": must be 1 to 15 digits",
+            "line 6, imsi \"4000112345678040\": must be 1 to 15 digits",
+            "line 7, date \"19991001\": a date before 2000",
+        ]
+    );
+    assert_eq!((data.counts.rows, data.counts.malformed), (15, 5));
+    assert_eq!(data.counts.unclean_imsi, 0);
+    assert_eq!(failed(&data, &[]), vec!["malformed"]);
+
+    // One such row is within the 5 % threshold: the file passes without it.
+    let mut lines = base_lines();
+    lines[2] = lines[2].replacen(",994501234501,", ",+994501234501,", 1);
+    let p = write(dir.path(), NAME, &lines);
+    let data = read_with(&p, 1000, None).unwrap();
+    assert_eq!((data.counts.rows, data.counts.malformed), (19, 1));
+    assert_eq!(failed(&data, &[]), Vec::<String>::new());
+    let t = triplets(data);
+    assert_eq!(t.len(), 19);
+    // Line 3's IMEI is seen with that IMSI on no other line.
+    let gone = (
+        ImeiKey::body(35_693_803_564_381),
+        IdKey::parse(b"400011234567801"),
+    );
+    assert!(!t.iter().any(|t| (t.imei, t.imsi) == gone));
+}
+
 #[test]
 fn the_historic_check_compares_with_earlier_imports() {
     let data = read_with(Path::new(BASE), 1000, None).unwrap();
@@ -309,6 +510,7 @@ fn the_historic_check_compares_with_earlier_imports() {
         imeis,
         imsis: 4,
         msisdns: 4,
+        complete: None,
     };
     let newest = vec![old(20_000, 4), old(20_001, 4)];
     let older = vec![old(20_001, 100), old(19_999, 2)];
@@ -329,6 +531,63 @@ fn the_historic_check_compares_with_earlier_imports() {
     // The same file as its own history passes.
     let own = data.daily.clone();
     assert_eq!(failed(&data, &own), Vec::<String>::new());
+}
+
+/// DIRBS unites the sketches of every import that touched a day, and averages over the days on
+/// which a complete triplet was seen.
+#[test]
+fn history_unites_every_imports_sketches_of_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = read_with(Path::new(BASE), 1000, None).unwrap();
+    // The same days with other IMEIs, and a day whose one row has no MSISDN.
+    let mut lines = base_lines();
+    for l in &mut lines[1..] {
+        *l = l.replacen(",35", ",36", 1).replacen(",86", ",87", 1);
+    }
+    lines.push("20261016,990000862471854,400011234567800,,001".into());
+    let p = write(dir.path(), NAME, &lines);
+    let b = read_with(&p, 1000, None).unwrap();
+    assert_eq!(b.sketches.len(), 6);
+    assert_eq!(b.sketches[5].complete, 0);
+    let sketches: Vec<_> = a.sketches.iter().chain(&b.sketches).cloned().collect();
+    let h = history(&sketches, &[], 30).unwrap();
+    // Five days, newest first, each with both files' IMEIs: 2 a day where each file has 1. The
+    // 16th, with no complete row, is not history.
+    assert_eq!(
+        h.iter()
+            .map(|d| (d.day, d.imeis, d.imsis))
+            .collect::<Vec<_>>(),
+        a.daily
+            .iter()
+            .rev()
+            .map(|d| (d.day, 2, 4))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(history(&sketches, &[], 2).unwrap().len(), 2);
+    // The same import twice changes nothing: a union is idempotent.
+    let twice: Vec<_> = sketches.iter().chain(&a.sketches).cloned().collect();
+    assert_eq!(history(&twice, &[], 30).unwrap(), h);
+    // Counts of imports recorded without sketches fill the days no sketch covers.
+    let legacy = DailyCount {
+        day: a.daily[0].day - 1,
+        imeis: 7,
+        imsis: 7,
+        msisdns: 7,
+        complete: None,
+    };
+    let covered = DailyCount {
+        day: a.daily[0].day,
+        ..legacy
+    };
+    let h2 = history(&sketches, &[vec![legacy, covered]], 30).unwrap();
+    assert_eq!(h2.len(), 6);
+    assert_eq!(h2[4], h[4]);
+    assert_eq!(h2[5], legacy);
+    // A damaged sketch is named.
+    let mut bad = a.sketches[0].clone();
+    bad.imsi.truncate(10);
+    let e = history(&[bad], &[], 30).unwrap_err();
+    assert!(e.starts_with("the IMSI sketch of day 2026-10-01"), "{e}");
 }
 
 #[test]
@@ -391,13 +650,12 @@ fn header_order_and_case_gzip_and_zip_give_the_same_triplets() {
     assert_eq!(g.name.operator, "azercell");
     assert_eq!(triplets(g), want);
 
-    // zip with one entry.
-    let zp = dir.path().join("azercell_20261001_20261031.zip");
-    let mut z = zip::ZipWriter::new(std::fs::File::create(&zp).unwrap());
-    z.start_file("data.csv", zip::write::SimpleFileOptions::default())
-        .unwrap();
-    z.write_all(&text).unwrap();
-    z.finish().unwrap();
+    // zip with one entry, named as the archive.
+    let zp = zip_file(
+        dir.path(),
+        "azercell_20261001_20261031.zip",
+        &[("azercell_20261001_20261031.csv", &text)],
+    );
     let zd = read_with(&zp, 1000, None).unwrap();
     assert_eq!(zd.counts, counts);
     assert_ne!(zd.sha256, read_with(&gz, 1000, None).unwrap().sha256);
@@ -419,6 +677,57 @@ fn header_order_and_case_gzip_and_zip_give_the_same_triplets() {
         .unwrap();
     assert!(c.skipped.is_some());
     assert!(triplets(n).iter().all(|t| t.rat.is_empty()));
+}
+
+fn zip_file(dir: &Path, name: &str, members: &[(&str, &[u8])]) -> PathBuf {
+    let zp = dir.join(name);
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&zp).unwrap());
+    for (member, bytes) in members {
+        z.start_file(*member, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+    zp
+}
+
+/// DIRBS takes a zip holding exactly one file, named as the archive.
+#[test]
+fn a_zip_must_hold_one_file_named_as_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(BASE).unwrap();
+    let zip_name = "azercell_20261001_20261031.zip";
+    let two = zip_file(
+        dir.path(),
+        zip_name,
+        &[
+            ("azercell_20261001_20261031.csv", &text),
+            ("bakcell_20261001_20261031.csv", &text),
+        ],
+    );
+    let e = read_with(&two, 1000, None).unwrap_err();
+    assert!(matches!(e, IngestError::Zip { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: not a usable zip archive: the archive holds 2 files \
+             (azercell_20261001_20261031.csv, bakcell_20261001_20261031.csv); it must hold \
+             exactly one, the data file",
+            two.display()
+        )
+    );
+    let misnamed = zip_file(dir.path(), zip_name, &[("data.csv", &text)]);
+    let e = read_with(&misnamed, 1000, None).unwrap_err().to_string();
+    assert!(
+        e.ends_with(
+            "the archive's file is named \"data.csv\"; it must be named as the archive, \
+             azercell_20261001_20261031.<extension>"
+        ),
+        "{e}"
+    );
+    let empty = zip_file(dir.path(), zip_name, &[]);
+    let e = read_with(&empty, 1000, None).unwrap_err().to_string();
+    assert!(e.ends_with("the archive holds no file"), "{e}");
 }
 
 #[test]
@@ -449,6 +758,57 @@ fn bad_headers_and_names_are_refused_with_a_reason() {
         read_with(&p, 1000, None),
         Err(IngestError::Empty { .. })
     ));
+}
+
+#[test]
+fn an_operator_not_in_the_region_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "telco_20261001_20261031.csv", &base_lines());
+    let e = read_with(&p, 1000, None).unwrap_err();
+    assert!(matches!(e, IngestError::Operator { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: the operator \"telco\" of the file name is not one of this node's operators \
+             (azercell, bakcell, nar, naxtel); add it with its MCC-MNCs under [region] in the \
+             configuration, or correct the file name",
+            p.display()
+        )
+    );
+    let mut region = Region::default_for("AZ").unwrap();
+    region.operators[0].mcc_mnc.clear();
+    let p = write(dir.path(), NAME, &base_lines());
+    let e = read_in(&p, &region, 1000, None).unwrap_err().to_string();
+    assert!(
+        e.contains("\"azercell\" has no MCC-MNC under [region]"),
+        "{e}"
+    );
+}
+
+/// DIRBS's out-of-region IMSI check uses this operator's MCCs, not every MCC of the region.
+#[test]
+fn out_of_region_imsis_are_those_outside_the_operators_own_mccs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut region = Region::default_for("AZ").unwrap();
+    region.mccs.push("401".into());
+    region.operators[1].mcc_mnc.push("40101".into());
+    let mut lines = base_lines();
+    for l in &mut lines[1..4] {
+        *l = l.replacen(",40001", ",40101", 1);
+    }
+    let p = write(dir.path(), NAME, &lines);
+    let data = read_in(&p, &region, 1000, None).unwrap();
+    // Three IMSIs of MCC 401: in the region, but not of azercell's MCC 400.
+    assert_eq!(data.counts.out_of_region_imsi, 3);
+    assert_eq!(data.counts.non_home_imsi, 3);
+    assert_eq!(
+        failed(&data, &[]),
+        vec!["out_of_region_imsi", "out_of_region"]
+    );
+    // The same file from bakcell, which also runs 401-01: both MCCs are its own.
+    let p = write(dir.path(), "bakcell_20261001_20261031.csv", &lines);
+    let data = read_in(&p, &region, 1000, None).unwrap();
+    assert_eq!(data.counts.out_of_region_imsi, 0);
 }
 
 #[test]

@@ -1,10 +1,49 @@
 //! What importing the DIRBS lists and classifying devices need from the registry, in bulk. A
 //! supertrait of [`crate::Store`].
 
-use crate::{Entry, Result};
+use crate::{ApplyReport, Entry, ListChange, Result};
 use ceir_domain::audit::AuditContext;
 use ceir_domain::lists::{GoldenImei, ListKind, Reason, Subject};
-use ceir_domain::Timestamp;
+use ceir_domain::{Imei, Imsi, PairingMsisdn, Timestamp};
+
+/// One row of a DIRBS list as an organisation last imported it. DIRBS keeps every row of its
+/// lists, whatever the status; the registry holds the entries the rows make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirbsRow {
+    /// The IMEI, the IMEI and IMSI of a pairing, or the TAC.
+    pub subject: Subject,
+    /// A pairing's MSISDN (`None` for other lists, and for pairings kept before migration 0009).
+    pub msisdn: Option<PairingMsisdn>,
+    /// The row's other columns, as the importer wrote them (a JSON object).
+    pub fields: String,
+}
+
+/// One DIRBS list import, applied in one transaction by [`DirbsListStore::apply_dirbs_list`]:
+/// the acting organisation's rows of the list and its registry entries that follow from them.
+#[derive(Debug, Clone, Copy)]
+pub struct DirbsListImport<'a> {
+    /// The DIRBS list: `stolen`, `registration`, `pairing`, `barred`, `barred_tac`, `monitoring`.
+    pub list: &'a str,
+    /// The registry list its rows' subjects go on.
+    pub kind: ListKind,
+    /// Registry changes, as for [`crate::Store::apply`].
+    pub changes: &'a [ListChange],
+    /// Rows new or with new values.
+    pub upsert: &'a [DirbsRow],
+    /// Rows no longer on the list, by subject and MSISDN.
+    pub delete: &'a [(Subject, Option<PairingMsisdn>)],
+}
+
+/// An exception pair of the registry with an MSISDN of the DIRBS pairing list: what the exception
+/// lists give operators (DIRBS's pairings are IMEI, IMSI and MSISDN).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExceptionPairing {
+    pub imei: Imei,
+    pub imsi: Imsi,
+    /// `None` for a pair no pairing list gave an MSISDN (added by hand, or imported before
+    /// migration 0009 and not since).
+    pub msisdn: Option<PairingMsisdn>,
+}
 
 /// What a golden-list replacement did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,4 +72,20 @@ pub trait DirbsListStore: Send + Sync {
     ) -> Result<GoldenReport>;
     /// The golden list, sorted by hash.
     async fn golden_imeis(&self) -> Result<Vec<GoldenImei>>;
+    /// The rows of one DIRBS list an organisation last imported; `kind` is the registry list the
+    /// list maps to (what its subjects are).
+    async fn dirbs_rows(&self, list: &str, kind: ListKind, org: &str) -> Result<Vec<DirbsRow>>;
+    /// Applies one DIRBS list import as the acting organisation in one transaction: the registry
+    /// changes (with the rules of [`crate::Store::apply`]), the list's rows and one audit record.
+    /// All or nothing.
+    async fn apply_dirbs_list(
+        &self,
+        import: &DirbsListImport<'_>,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<ApplyReport>;
+    /// Every exception pair on the registry, once for each MSISDN the organisation holding it
+    /// gave it on the DIRBS pairing list, or once with `None` if none did; sorted by IMEI, IMSI
+    /// and MSISDN. What the exception lists are made from.
+    async fn exception_pairings(&self) -> Result<Vec<ExceptionPairing>>;
 }

@@ -66,10 +66,28 @@ pub struct ImportJob {
     pub finished_at: Timestamp,
 }
 
+/// One day of an accepted operator data import, for later imports' historic checks: its
+/// distinct IMEIs, IMSIs and MSISDNs as HyperLogLog sketches (registers in hex, as the importer
+/// writes them) and how many of its rows had all three.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaySketch {
+    pub day: Day,
+    pub complete_rows: u64,
+    pub imei: String,
+    pub imsi: String,
+    pub msisdn: String,
+}
+
 #[async_trait::async_trait]
 pub trait ImportStore: Send + Sync {
     /// Records a finished job (its `id` is ignored) and returns the id given to it.
     async fn record_import(&self, job: &ImportJob) -> Result<String>;
+    /// Records a finished operator data job with its days' sketches, in one transaction.
+    async fn record_operator_import(&self, job: &ImportJob, days: &[DaySketch]) -> Result<String>;
+    /// The sketches an operator's imports kept of its latest `days` days on which any of them
+    /// saw a row with an IMEI, an IMSI and an MSISDN: every import's sketch of each such day,
+    /// newest day first.
+    async fn operator_day_sketches(&self, operator: &str, days: u32) -> Result<Vec<DaySketch>>;
     /// Jobs, newest first, optionally of one kind and operator, at most `limit`.
     async fn import_jobs(
         &self,

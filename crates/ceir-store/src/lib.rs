@@ -16,8 +16,8 @@ pub mod testkit;
 pub use accounts::{AccountStore, NewUser, OidcIdentity, OpenedSession, Session, User};
 pub use audit::{AuditFilter, AuditStore};
 pub use cases::CaseStore;
-pub use dirbs::{DirbsListStore, GoldenReport};
-pub use imports::{ImportJob, ImportStore, Verdict};
+pub use dirbs::{DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenReport};
+pub use imports::{DaySketch, ImportJob, ImportStore, Verdict};
 pub use machine::MachineStore;
 pub use sql::{SqlStore, StoreConfig};
 

@@ -57,6 +57,7 @@ macro_rules! on_pool {
 mod audit;
 mod accounts;
 mod cases;
+#[macro_use]
 mod dirbs;
 mod imports;
 mod machine;
@@ -533,6 +534,7 @@ fn is_legacy_token(s: &str) -> bool {
 }
 
 impl SqlStore {
+    /// `rows`: a DIRBS list import, whose rows are written in the same transaction.
     async fn apply_inner(
         &self,
         changes: &[ListChange],
@@ -540,10 +542,15 @@ impl SqlStore {
         now: Timestamp,
         collect: bool,
         removal: Action,
+        rows: Option<&DirbsListImport<'_>>,
     ) -> Result<ApplyReport> {
         let actor = &by.actor;
-        for (index, c) in changes.iter().enumerate() {
-            if !actor.can(Capability::to_change(c.list())) {
+        let lists = changes
+            .iter()
+            .map(ListChange::list)
+            .chain(rows.map(|r| r.kind));
+        for (index, list) in lists.enumerate() {
+            if !actor.can(Capability::to_change(list)) {
                 return Err(StoreError::Rule {
                     index,
                     source: ceir_domain::lists::RuleError::Subject(format!(
@@ -551,7 +558,7 @@ impl SqlStore {
                         actor.org,
                         actor.org_kind,
                         actor.role.as_str(),
-                        c.list()
+                        list
                     )),
                 });
             }
@@ -682,7 +689,17 @@ impl SqlStore {
                 }
                 report.last_seq = u(end);
             }
-            let entry = AuditEntry::new(by, list_action(changes, removal), list_object(changes), audit::list_detail(&report, first_seq));
+            let mut detail = audit::list_detail(&report, first_seq);
+            let (mut action, mut object) = (list_action(changes, removal), list_object(changes));
+            if let Some(d) = rows {
+                write_dirbs_rows!(tx, d, actor.org.as_str(), is_pg);
+                detail = audit::dirbs_detail(&report, first_seq, d);
+                if changes.is_empty() {
+                    // Rows whose status lists nothing change no entry, and are still a change.
+                    (action, object) = (AuditAction::ListChange, ObjectRef::list(d.kind));
+                }
+            }
+            let entry = AuditEntry::new(by, action, object, detail);
             audit_append!(tx, entry, now);
             if report.last_seq == 0 {
                 report.last_seq = u(sqlx::query("SELECT seq FROM feed_counter WHERE id = 1").fetch_one(&mut *tx).await?.try_get(0)?);
@@ -792,7 +809,7 @@ impl Store for SqlStore {
         now: Timestamp,
         collect_updates: bool,
     ) -> Result<ApplyReport> {
-        self.apply_inner(changes, by, now, collect_updates, Action::Remove)
+        self.apply_inner(changes, by, now, collect_updates, Action::Remove, None)
             .await
     }
 
@@ -824,6 +841,7 @@ impl Store for SqlStore {
             now,
             true,
             Action::Expire,
+            None,
         )
         .await
     }

@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use ceir_domain::lists::Country;
 use ceir_domain::status::UnlistedPolicy;
 use ceir_http::signin::SignInConfig;
+use ceir_ingest::dirbs_lists::{DirbsList, SizeThreshold};
 use ceir_store::StoreConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -120,6 +121,52 @@ impl ListsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ImportConfig {
     pub operator: ceir_ingest::operator::Thresholds,
+    /// `[import.lists.<list>]`: each DIRBS list's import size thresholds.
+    pub lists: ListsImportConfig,
+}
+
+/// The DIRBS lists' import size thresholds (DIRBS's `*_list_threshold`), each defaulting to
+/// DIRBS's own ([`DirbsList::threshold`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListsImportConfig {
+    pub stolen: SizeVariation,
+    pub registration: SizeVariation,
+    pub pairing: SizeVariation,
+    pub golden: SizeVariation,
+    pub barred: SizeVariation,
+    pub barred_tac: SizeVariation,
+    pub monitoring: SizeVariation,
+}
+
+/// How much one import may shrink a list: at most `size_variation_absolute` rows (-1: no limit)
+/// and to no less than `size_variation_percent` of its size (0: no limit).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SizeVariation {
+    pub size_variation_absolute: Option<i64>,
+    pub size_variation_percent: Option<f64>,
+}
+
+impl ListsImportConfig {
+    /// The import size threshold of `list`: what the configuration gives, else DIRBS's default.
+    pub fn threshold(&self, list: DirbsList) -> Result<SizeThreshold> {
+        let v = match list {
+            DirbsList::Stolen => self.stolen,
+            DirbsList::Registration => self.registration,
+            DirbsList::Pairing => self.pairing,
+            DirbsList::Golden => self.golden,
+            DirbsList::Barred => self.barred,
+            DirbsList::BarredTac => self.barred_tac,
+            DirbsList::Monitoring => self.monitoring,
+        };
+        let d = list.threshold();
+        SizeThreshold::new(
+            v.size_variation_absolute.unwrap_or(d.absolute),
+            v.size_variation_percent.unwrap_or(d.percent),
+        )
+        .map_err(|e| anyhow::anyhow!("[import.lists.{list}] {e}"))
+    }
 }
 
 impl Default for Config {
@@ -317,6 +364,9 @@ impl Config {
                 "lists.lookback_days is {}: give a number of days between 1 and 3660",
                 self.lists.lookback_days
             );
+        }
+        for list in DirbsList::ALL {
+            self.import.lists.threshold(list)?;
         }
         self.sign_in()?;
         Ok(())
@@ -524,6 +574,54 @@ mod tests {
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("between 1 and 3660"), "{e}");
         assert!(toml::from_str::<Config>("[lists]\namnesty_enabled = true").is_err());
+    }
+
+    #[test]
+    fn list_size_thresholds_default_to_dirbs_and_are_configurable() {
+        let c = Config::default();
+        let t = |c: &Config, l| c.import.lists.threshold(l).unwrap();
+        // DIRBS's MonitoringListThresholdConfig: -1 and 0.75; only pairing has 1000 and 0.95.
+        assert_eq!(
+            t(&c, DirbsList::Monitoring),
+            SizeThreshold {
+                absolute: -1,
+                percent: 0.75
+            }
+        );
+        assert_eq!(
+            t(&c, DirbsList::Pairing),
+            SizeThreshold {
+                absolute: 1000,
+                percent: 0.95
+            }
+        );
+        let c: Config = toml::from_str(
+            "[import.lists.monitoring]\nsize_variation_absolute = 10\n\
+             [import.lists.barred_tac]\nsize_variation_percent = 0.5\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            t(&c, DirbsList::Monitoring),
+            SizeThreshold {
+                absolute: 10,
+                percent: 0.75
+            }
+        );
+        assert_eq!(t(&c, DirbsList::BarredTac).percent, 0.5);
+        assert_eq!(t(&c, DirbsList::Stolen), DirbsList::Stolen.threshold());
+        let c: Config =
+            toml::from_str("[import.lists.stolen]\nsize_variation_percent = 1.5\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.starts_with("[import.lists.stolen] size_variation_percent = 1.5"),
+            "{e}"
+        );
+        let c: Config =
+            toml::from_str("[import.lists.golden]\nsize_variation_absolute = -2\n").unwrap();
+        assert!(c.validate().is_err());
+        assert!(toml::from_str::<Config>("[import.lists.stolen]\nsize = 1\n").is_err());
+        assert!(toml::from_str::<Config>("[import.lists.lost]\n").is_err());
     }
 
     #[test]

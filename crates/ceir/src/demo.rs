@@ -126,14 +126,15 @@ async fn network_month(
         "Importing a month of simulated operator data ({} files)…",
         files.len()
     );
-    crate::operator_import::import_operator(cfg, store, &files, None).await?;
+    crate::operator_import::import_operator(cfg, store, &files, None, Default::default()).await?;
     let country = Country::parse(&cfg.country)?;
     for f in sim.list_files.iter().filter(ours) {
         let name = f.path.file_stem().map(|n| n.to_string_lossy().into_owned());
         let Some(list) = name.as_deref().and_then(DirbsList::parse) else {
             continue;
         };
-        crate::lists_import::import(store, list, &f.path, false, false, by, country, now).await?;
+        let opts = crate::lists_import::ListOptions::full(list);
+        crate::lists_import::import(store, list, &f.path, &opts, by, country, now).await?;
     }
     crate::classify::classify(
         store,

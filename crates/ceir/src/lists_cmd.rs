@@ -11,7 +11,7 @@ use ceir_domain::{Clock, Imsi};
 use ceir_lists::{
     Condition, ListConfig, ListInput, NodeKey, Pairing, PublicKey, PublishMeta, Row, RunSummary,
 };
-use ceir_store::{IndexSnapshot, Store};
+use ceir_store::Store;
 use clap::Subcommand;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -325,8 +325,8 @@ async fn generate(
     let region = cfg.region()?;
     c.golden = golden_among(store, &c.rows).await?;
     c.barred = barred_imeis(store.list_subjects(ListKind::Blocked).await?);
+    let pairings = pairings(&store.exception_pairings().await?);
     let snap = store.snapshot().await?;
-    let pairings = pairings(&snap);
     let barred_tacs: HashSet<u32> = snap.barred_tacs.iter().copied().collect();
     drop(snap);
     let started = std::time::Instant::now();
@@ -362,13 +362,17 @@ async fn golden_among(store: &dyn Store, rows: &[StateRowParts]) -> Result<HashS
         .collect())
 }
 
-/// The pairings of the exception lists, loaded in this one place. Today they are the
-/// registry's exception pairs, which carry no MSISDN. When the store gives the DIRBS pairing
-/// list with MSISDNs ((imei, imsi, msisdn) rows), map those rows through [`pairing`] here instead.
-pub fn pairings(snap: &IndexSnapshot) -> Vec<Pairing> {
-    snap.pairs
-        .iter()
-        .filter_map(|&(imei, imsi)| pairing(imei, imsi, None))
+/// The pairings of the exception lists: the registry's exception pairs, each with the MSISDNs
+/// the DIRBS pairing list gave it (a pair added by hand has none).
+pub fn pairings(rows: &[ceir_store::ExceptionPairing]) -> Vec<Pairing> {
+    rows.iter()
+        .filter_map(|p| {
+            pairing(
+                p.imei.body(),
+                p.imsi.key(),
+                p.msisdn.as_ref().map(|m| m.as_str()),
+            )
+        })
         .collect()
 }
 
@@ -546,13 +550,15 @@ mod tests {
     #[test]
     fn registry_pairs_become_pairings_and_lists_are_published() {
         let imsi = Imsi::parse("400011234567890").unwrap();
-        let snap = IndexSnapshot {
-            pairs: vec![(PAIRED, imsi.key())],
-            ..IndexSnapshot::default()
+        let row = |msisdn: Option<&str>| ceir_store::ExceptionPairing {
+            imei: ceir_domain::Imei::from_body(PAIRED).unwrap(),
+            imsi,
+            msisdn: msisdn.map(|m| ceir_domain::ids::PairingMsisdn::parse(m).unwrap()),
         };
-        let p = pairings(&snap);
+        let p = pairings(&[row(None), row(Some("994501234567"))]);
         assert_eq!(p[0].imsi, IdKey::parse(b"400011234567890"));
         assert_eq!(p[0].msisdn, IdKey::NULL);
+        assert_eq!(p[1].msisdn, IdKey::parse(b"994501234567"));
         let dir = tempfile::tempdir().unwrap();
         let c = classification(vec![(
             ImeiNorm::Body(STOLEN),
@@ -569,12 +575,18 @@ mod tests {
             dir.path(),
             "AZ",
             &c,
-            &generation(dates, &p, &region, &config),
+            // The store gives one shape per pair: the pairing list's MSISDNs, or none.
+            &generation(dates, &p[1..], &region, &config),
         )
         .unwrap();
         assert_eq!(s.manifest.classification_run, Some(4));
         assert_eq!(s.manifest.file("blocklist.csv").unwrap().rows, 1);
         assert_eq!(s.manifest.file("azercell/exceptions.csv").unwrap().rows, 1);
+        assert!(
+            std::fs::read_to_string(s.dir.join("azercell/exceptions.csv"))
+                .unwrap()
+                .ends_with(",400011234567890,994501234567\r\n")
+        );
         let key = NodeKey::load(&key_path(dir.path())).unwrap().unwrap();
         assert!(ceir_lists::verify(dir.path(), &key.public(), None)
             .unwrap()

@@ -6,8 +6,10 @@ use anyhow::{Context, Result};
 use ceir_domain::audit::AuditContext;
 use ceir_domain::lists::Country;
 use ceir_domain::{Clock, SystemClock, Timestamp};
-use ceir_ingest::dirbs_lists::{plan, plan_golden, read_list, DirbsList, Held};
-use ceir_store::{ListChange, Store};
+use ceir_ingest::dirbs_lists::{
+    plan, plan_golden, read_list, DirbsList, Held, KeptRow, ListKey, SizeThreshold,
+};
+use ceir_store::{DirbsListImport, DirbsRow, ListChange, Store};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,8 @@ pub struct ListArgs {
     /// registration) rather than the complete list.
     #[arg(long)]
     delta: bool,
-    /// Import even if the list would shrink past DIRBS's import size threshold.
+    /// Import even if the list would shrink past its import size threshold
+    /// (`[import.lists.<list>]`, by default DIRBS's).
     #[arg(long)]
     force: bool,
     /// Import as this registered organisation (default: the node's own regulator).
@@ -61,14 +64,18 @@ impl ListImportCmd {
 
 pub async fn run(cfg: &crate::config::Config, cmd: ListImportCmd) -> Result<()> {
     let (list, a) = cmd.split();
+    let size = cfg.import.lists.threshold(list)?;
     let store = crate::open_store(cfg).await?;
     let by = AuditContext::local(crate::local_actor(store.as_ref(), a.org.as_deref()).await?);
+    let opts = ListOptions {
+        delta: a.delta,
+        size: (!a.force).then_some(size),
+    };
     let summary = import(
         store.as_ref(),
         list,
         &a.file,
-        a.delta,
-        a.force,
+        &opts,
         &by,
         cfg.country()?,
         SystemClock.now(),
@@ -93,18 +100,36 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// How a list file is imported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ListOptions {
+    /// The file is a delta (`--delta`).
+    pub delta: bool,
+    /// The import size threshold; `None` with `--force`.
+    pub size: Option<SizeThreshold>,
+}
+
+impl ListOptions {
+    /// A full file with DIRBS's default threshold for `list`.
+    pub fn full(list: DirbsList) -> ListOptions {
+        ListOptions {
+            delta: false,
+            size: Some(list.threshold()),
+        }
+    }
+}
+
 /// Reads, checks and applies one list file in one transaction.
-#[allow(clippy::too_many_arguments)]
 pub async fn import(
     store: &dyn Store,
     list: DirbsList,
     file: &Path,
-    delta: bool,
-    force: bool,
+    opts: &ListOptions,
     by: &AuditContext,
     country: Country,
     now: Timestamp,
 ) -> Result<Summary> {
+    let ListOptions { delta, size } = *opts;
     let path = file.to_owned();
     let parsed = tokio::task::spawn_blocking(move || read_list(&path, list, delta)).await??;
     let mode = if delta { "delta" } else { "full" };
@@ -112,7 +137,7 @@ pub async fn import(
     let source = file.display().to_string();
     let Some((kind, _)) = list.target() else {
         let current = store.golden_imeis().await?;
-        let (set, gp) = plan_golden(&parsed, &current, force)?;
+        let (set, gp) = plan_golden(&parsed, &current, size)?;
         if gp.added == 0 && gp.removed == 0 {
             return Ok(Summary {
                 text: format!(
@@ -133,8 +158,9 @@ pub async fn import(
             updated: 0,
         });
     };
+    let org = by.actor.org.as_str();
     let held: Vec<Held> = store
-        .list_source(kind, &by.actor.org)
+        .list_source(kind, org)
         .await?
         .into_iter()
         .map(|e| Held {
@@ -143,7 +169,14 @@ pub async fn import(
             note: e.note,
         })
         .collect();
-    let p = plan(&parsed, &held, country, now, force)?;
+    let kept = store
+        .dirbs_rows(list.name(), kind, org)
+        .await?
+        .into_iter()
+        .map(|r| KeptRow::from_stored(list, r.subject, r.msisdn, &r.fields))
+        .collect::<Result<Vec<KeptRow>, String>>()
+        .map_err(|e| anyhow::anyhow!("the store's {list} list of {org}: {e}"))?;
+    let p = plan(&parsed, &kept, &held, country, now, size)?;
     let mut notes = Vec::new();
     if p.unchanged > 0 {
         notes.push(format!("{} unchanged", p.unchanged));
@@ -156,8 +189,8 @@ pub async fn import(
     }
     if p.held_elsewhere > 0 {
         notes.push(format!(
-            "{} already on the {kind} list from another source of {}, left as they are",
-            p.held_elsewhere, by.actor.org
+            "{} already on the {kind} list from another source of {org}, left as they are",
+            p.held_elsewhere
         ));
     }
     let notes = if notes.is_empty() {
@@ -165,11 +198,11 @@ pub async fn import(
     } else {
         format!(" ({})", notes.join(", "))
     };
-    if p.add.is_empty() && p.remove.is_empty() {
+    if p.is_empty() {
         return Ok(Summary {
             text: format!(
-                "{source}: {rows} rows ({mode} {list} list); no change{notes}; {} entries of {} on the {kind} list from it",
-                p.after, by.actor.org
+                "{source}: {rows} rows ({mode} {list} list); no change{notes}; {} rows on the {list} list of {org}",
+                p.after
             ),
             ..Summary::default()
         });
@@ -182,14 +215,40 @@ pub async fn import(
         owner: Some(by.actor.org.clone()),
         note: Some(note.clone()),
     }));
+    let stored = |k: &ListKey| {
+        k.subject()
+            .map(|s| (s, k.msisdn().cloned()))
+            .with_context(|| format!("{source}: a {list} row without a registry subject"))
+    };
+    let upsert = p
+        .upsert
+        .iter()
+        .map(|r| {
+            let (subject, msisdn) = stored(&r.key)?;
+            Ok(DirbsRow {
+                subject,
+                msisdn,
+                fields: r.fields(list),
+            })
+        })
+        .collect::<Result<Vec<DirbsRow>>>()?;
+    let delete = p.delete.iter().map(stored).collect::<Result<Vec<_>>>()?;
+    let import = DirbsListImport {
+        list: list.name(),
+        kind,
+        changes: &changes,
+        upsert: &upsert,
+        delete: &delete,
+    };
     let r = store
-        .apply(&changes, by, now, false)
+        .apply_dirbs_list(&import, by, now)
         .await
         .with_context(|| format!("{source}: nothing was imported"))?;
     Ok(Summary {
         text: format!(
-            "{source}: {rows} rows ({mode} {list} list); {} added, {} updated, {} removed{notes}; {} entries of {} on the {kind} list from it (was {}); feed at {}",
-            r.added, r.updated, r.removed, p.after, by.actor.org, p.before, r.last_seq
+            "{source}: {rows} rows ({mode} {list} list); {} rows on the {list} list of {org} (was {}); \
+             on the {kind} list {} added, {} updated, {} removed{notes}; feed at {}",
+            p.after, p.before, r.added, r.updated, r.removed, r.last_seq
         ),
         added: r.added,
         updated: r.updated,
@@ -225,12 +284,15 @@ mod tests {
     }
 
     async fn go(s: &SqlStore, list: DirbsList, name: &str, delta: bool) -> Result<Summary> {
+        let opts = ListOptions {
+            delta,
+            ..ListOptions::full(list)
+        };
         import(
             s,
             list,
             &fixture(name),
-            delta,
-            false,
+            &opts,
             &regulator(),
             Country::AZ,
             NOW,
@@ -264,17 +326,41 @@ mod tests {
         assert_eq!((r.added, r.updated, r.removed), (0, 0, 0));
         assert!(
             r.text.contains(
-                "no change (2 unchanged, 1 with a status that lists nothing, 1 repeated)"
+                "no change (3 unchanged, 1 with a status that lists nothing, 1 repeated)"
             ),
             "{r}"
         );
         assert_eq!(s.feed_position().await.unwrap(), feed);
         assert_eq!(s.audit_head().await.unwrap(), audit);
-        // The delta: one added, one updated (new reporting date), one removed.
+        // The delta: one confirmed (pending to blacklist: added), one updated (new reporting
+        // date), one removed, one reported (pending: kept on the stolen list, blocking nothing).
         let r = go(s, DirbsList::Stolen, "stolen_delta.csv", true)
             .await
             .unwrap();
         assert_eq!((r.added, r.updated, r.removed), (1, 1, 1), "{r}");
+        let rows = s
+            .dirbs_rows("stolen", ListKind::Blocked, "az-regulator")
+            .await
+            .unwrap();
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.subject, r.fields.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                (
+                    imei(35_209_900_176_148),
+                    r#"{"reporting_date":"20260910","status":"blacklist"}"#
+                ),
+                (
+                    imei(35_693_803_564_380),
+                    r#"{"reporting_date":"20260902","status":"Blacklist"}"#
+                ),
+                (
+                    imei(86_011_204_080_570),
+                    r#"{"reporting_date":"20260912","status":"pending"}"#
+                ),
+            ]
+        );
         let entries = s
             .list_source(ListKind::Blocked, "az-regulator")
             .await
@@ -287,11 +373,19 @@ mod tests {
         let e = go(s, DirbsList::Stolen, "stolen_delta.csv", true)
             .await
             .unwrap_err();
+        let e = format!("{e:#}");
         assert!(
-            format!("{e:#}").contains("already on the stolen list"),
-            "{e:#}"
+            e.contains("line 2, imei \"490154203237518\": remove: not on the stolen list")
+                && e.contains("line 5, imei \"860112040805708\": add: already on the stolen list"),
+            "{e}"
         );
         assert_eq!(s.feed_position().await.unwrap(), feed);
+        assert_eq!(
+            s.dirbs_rows("stolen", ListKind::Blocked, "az-regulator")
+                .await
+                .unwrap(),
+            rows
+        );
     }
 
     async fn every_list_maps_to_its_registry_list(s: &SqlStore) {
@@ -331,8 +425,25 @@ mod tests {
                 .iter()
                 .all(|e| e.reference.as_deref() == Some(list.name())));
         }
-        assert_eq!(s.list_subjects(ListKind::Permitted).await.unwrap().len(), 2);
+        assert_eq!(s.list_subjects(ListKind::Permitted).await.unwrap().len(), 3);
         assert_eq!(s.list_subjects(ListKind::Exception).await.unwrap().len(), 3);
+        // The pairings keep their MSISDNs: one pair has two.
+        let pairings: Vec<String> = s
+            .exception_pairings()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| format!("{},{},{}", p.imei, p.imsi, p.msisdn.unwrap()))
+            .collect();
+        assert_eq!(
+            pairings,
+            vec![
+                "352099001761481,400041234567893,994701234567",
+                "356938035643809,400011234567890,994501234567",
+                "356938035643809,400011234567890,994501234568",
+                "490154203237518,434051234567892,998901234567",
+            ]
+        );
         assert_eq!(s.list_subjects(ListKind::BarredTac).await.unwrap().len(), 2);
         assert_eq!(
             s.list_subjects(ListKind::Tracked).await.unwrap(),
@@ -353,14 +464,22 @@ mod tests {
                 .contains("2 already on the blocked list from another source"),
             "{r}"
         );
-        // So the barred list itself holds nothing, and its delta cannot remove B from it.
-        let e = go(s, DirbsList::Barred, "barred_delta.csv", true)
+        // The barred list keeps both rows, as DIRBS does, so its delta may remove B; C, which the
+        // stolen list only holds as pending, is blocked as barred.
+        let r = go(s, DirbsList::Barred, "barred_delta.csv", true)
             .await
-            .unwrap_err();
-        assert!(
-            format!("{e:#}")
-                .contains("line 2, imei \"490154203237518\": remove: not on the barred list"),
-            "{e:#}"
+            .unwrap();
+        assert_eq!((r.added, r.removed), (1, 0), "{r}");
+        let kept: Vec<Subject> = s
+            .dirbs_rows("barred", ListKind::Blocked, "az-regulator")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.subject)
+            .collect();
+        assert_eq!(
+            kept,
+            vec![imei(35_209_900_176_148), imei(35_693_803_564_380)]
         );
         let entries = s
             .list_source(ListKind::Blocked, "az-regulator")
@@ -370,7 +489,7 @@ mod tests {
             .iter()
             .filter_map(|e| e.reference.as_deref())
             .collect();
-        assert_eq!(refs, vec!["stolen", "stolen"]);
+        assert_eq!(refs, vec!["barred", "stolen", "stolen"]);
     }
 
     async fn golden_list_twice_and_bad_files(s: &SqlStore) {

@@ -136,6 +136,8 @@ enum ImportCmd {
         /// Distinct triplets held in memory before sorted runs spill to disk.
         #[arg(long)]
         triplet_budget: Option<usize>,
+        #[command(flatten)]
+        disable: operator_import::DisableChecks,
     },
     /// The import job records, newest first.
     Jobs {
@@ -465,9 +467,17 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Import(ImportCmd::Operator {
             files,
             triplet_budget,
+            disable,
         }) => {
             let store = open_store(&cfg).await?;
-            operator_import::import_operator(&cfg, store.as_ref(), &files, triplet_budget).await
+            operator_import::import_operator(
+                &cfg,
+                store.as_ref(),
+                &files,
+                triplet_budget,
+                disable.into(),
+            )
+            .await
         }
         Command::Import(ImportCmd::Jobs {
             kind,

@@ -175,3 +175,57 @@ fn generate_without_classification_says_what_to_do() {
     assert_eq!(code, Some(1), "a usage error");
     assert!(err.contains("yyyy-mm-dd"), "{err}");
 }
+
+/// `[import.lists.<list>]` sets a list's import size thresholds; without it, DIRBS's defaults
+/// (for the monitoring list: no absolute limit, at least 75 % of the current size).
+#[test]
+fn list_imports_use_the_configured_size_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let list = |name: &str, n: u64| {
+        let p = dir.path().join(name);
+        let rows: String = (1..=n)
+            .map(|i| format!("{}\n", 350_000_000_000_000 + i * 10))
+            .collect();
+        std::fs::write(&p, format!("imei\n{rows}")).unwrap();
+        p
+    };
+    let ten = list("monitoring.csv", 10);
+    let (code, out, err) = run(ceir(&data).args(["import", "monitoring"]).arg(&ten));
+    assert_eq!(code, Some(0), "{out}{err}");
+    let eight = list("monitoring8.csv", 8);
+    let config = dir.path().join("ceir.toml");
+    std::fs::write(
+        &config,
+        "[import.lists.monitoring]\nsize_variation_percent = 0.9\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(ceir(&data)
+        .arg("--config")
+        .arg(&config)
+        .args(["import", "monitoring"])
+        .arg(&eight));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("would shrink from 10 to 8 entries, below the import size threshold of 9"),
+        "{err}"
+    );
+    let (code, out, err) = run(ceir(&data).args(["import", "monitoring"]).arg(&eight));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("2 removed"), "{out}");
+    std::fs::write(
+        &config,
+        "[import.lists.monitoring]\nsize_variation_percent = 2\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(ceir(&data)
+        .arg("--config")
+        .arg(&config)
+        .args(["import", "monitoring"])
+        .arg(&eight));
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("[import.lists.monitoring] size_variation_percent = 2"),
+        "{err}"
+    );
+}

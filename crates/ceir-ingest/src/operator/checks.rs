@@ -2,8 +2,11 @@
 //! out-of-region and non-home-network ratios, the file's date range, leading zeros and the
 //! historic per-day distinct counts. A file failing any of them is refused whole.
 
-use super::{Counts, DailyCount};
+use super::hll::Hll;
+use super::{Counts, DailyCount, DaySketch};
 use ceir_domain::observe::Day;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashSet};
 
 /// Thresholds; the defaults are DIRBS's defaults. `[import.operator]` in the config overrides
 /// any of them.
@@ -28,8 +31,9 @@ pub struct Thresholds {
     pub leading_zero_suspect_limit: f64,
     /// Days of earlier data the historic check averages over (DIRBS: 30).
     pub historic_days: usize,
-    /// ceir's addition: the share of rows that cannot be read at all (wrong field count, bad
-    /// date or RAT code), which DIRBS's schema validation refuses outright.
+    /// ceir's addition: the share of rows that cannot be read at all (wrong field count, a date
+    /// that is not yyyymmdd from 2000 on, bad RAT codes, an IMSI or MSISDN that is not 1 to 15
+    /// digits), which DIRBS's schema validation refuses outright.
     pub malformed_threshold: f64,
 }
 
@@ -57,6 +61,65 @@ impl Default for Thresholds {
         }
     }
 }
+
+/// Groups of checks the operator of this node turned off for one import (DIRBS's
+/// `--disable-*-check` switches). A disabled check passes and is recorded as skipped, with why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Disabled {
+    /// NULL IMEI, IMSI, MSISDN, RAT and combined.
+    pub null: bool,
+    /// Unclean IMEI, IMSI and combined.
+    pub clean: bool,
+    /// Out-of-region IMSI, MSISDN and combined.
+    pub region: bool,
+    /// Non-home-network IMSIs.
+    pub home: bool,
+    /// IMEIs, IMSIs and MSISDNs per day against history.
+    pub historic: bool,
+    /// Leading zeros stripped, and the catalog's suspects.
+    pub leading_zero: bool,
+}
+
+impl Disabled {
+    /// The command-line switch of the group a check belongs to, when it is disabled.
+    fn switch(&self, key: &str) -> Option<&'static str> {
+        let groups = [
+            (self.null, "null", "--disable-null-check"),
+            (self.clean, "unclean", "--disable-clean-check"),
+            (self.region, "out_of_region", "--disable-region-check"),
+            (self.home, "non_home", "--disable-home-check"),
+            (self.historic, "historic", "--disable-historic-check"),
+            (
+                self.leading_zero,
+                "leading_zero",
+                "--disable-leading-zero-check",
+            ),
+        ];
+        groups
+            .into_iter()
+            .find(|(on, prefix, _)| *on && key.starts_with(prefix))
+            .map(|(_, _, switch)| switch)
+    }
+
+    /// The switches that are on, as given on the command line.
+    pub fn switches(&self) -> Vec<&'static str> {
+        [
+            (self.null, "--disable-null-check"),
+            (self.clean, "--disable-clean-check"),
+            (self.region, "--disable-region-check"),
+            (self.home, "--disable-home-check"),
+            (self.historic, "--disable-historic-check"),
+            (self.leading_zero, "--disable-leading-zero-check"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, s)| s)
+        .collect()
+    }
+}
+
+/// Why a check the operator of this node disabled did not run.
+pub const DISABLED: &str = "disabled by operator of this node";
 
 /// One check's outcome, as the report and the job record show it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -139,10 +202,67 @@ pub fn daily_average(days: &[DailyCount]) -> Option<(f64, f64, f64)> {
     Some((sum.0 as f64 / n, sum.1 as f64 / n, sum.2 as f64 / n))
 }
 
-/// The history the historic check compares with: of earlier imports' per-day counts (newest
-/// import first), the most recent import's count for each day, for the latest `days` days.
+/// The history the historic check compares with, as DIRBS makes it: the latest `days` days of
+/// this operator on which a row had an IMEI, an IMSI and an MSISDN, each day's sketches of every
+/// earlier import that saw it united (an operator may send a day in several files). `legacy` are
+/// the per-day counts of imports recorded before sketches were kept (newest import first): they
+/// stand in for the days no sketch covers, as [`history_window`] makes them.
+pub fn history(
+    sketches: &[DaySketch],
+    legacy: &[Vec<DailyCount>],
+    days: usize,
+) -> Result<Vec<DailyCount>, String> {
+    let mut united: BTreeMap<i32, (Hll, Hll, Hll, u64)> = BTreeMap::new();
+    for s in sketches {
+        let read = |h: &str, what: &str| {
+            Hll::from_hex(h).map_err(|e| format!("the {what} sketch of day {}: {e}", Day(s.day)))
+        };
+        let (imei, imsi, msisdn) = (
+            read(&s.imei, "IMEI")?,
+            read(&s.imsi, "IMSI")?,
+            read(&s.msisdn, "MSISDN")?,
+        );
+        match united.entry(s.day) {
+            Entry::Vacant(v) => {
+                v.insert((imei, imsi, msisdn, s.complete));
+            }
+            Entry::Occupied(mut o) => {
+                let u = o.get_mut();
+                u.0.union(&imei);
+                u.1.union(&imsi);
+                u.2.union(&msisdn);
+                u.3 += s.complete;
+            }
+        }
+    }
+    let sketched: HashSet<i32> = united.keys().copied().collect();
+    let mut by_day: BTreeMap<i32, DailyCount> = united
+        .into_iter()
+        .filter(|(_, u)| u.3 > 0)
+        .map(|(day, (imei, imsi, msisdn, _))| {
+            // Complete rows of overlapping files cannot be told apart: only their presence counts.
+            let c = DailyCount {
+                day,
+                imeis: imei.estimate(),
+                imsis: imsi.estimate(),
+                msisdns: msisdn.estimate(),
+                complete: None,
+            };
+            (day, c)
+        })
+        .collect();
+    for d in history_window(legacy, usize::MAX) {
+        if !sketched.contains(&d.day) {
+            by_day.entry(d.day).or_insert(d);
+        }
+    }
+    Ok(by_day.into_values().rev().take(days).collect())
+}
+
+/// Of earlier imports' per-day counts (newest import first), the most recent import's count for
+/// each day, for the latest `days` days: the history of imports recorded without sketches.
 pub fn history_window(earlier: &[Vec<DailyCount>], days: usize) -> Vec<DailyCount> {
-    let mut by_day: std::collections::BTreeMap<i32, DailyCount> = Default::default();
+    let mut by_day: BTreeMap<i32, DailyCount> = BTreeMap::new();
     for import in earlier {
         for d in import {
             // Newest import first: keep the first seen for each day.
@@ -152,9 +272,27 @@ pub fn history_window(earlier: &[Vec<DailyCount>], days: usize) -> Vec<DailyCoun
     by_day.into_values().rev().take(days).collect()
 }
 
-/// Runs every check. `history` is [`history_window`] of this operator's earlier accepted
-/// imports; `today` is for "the file's end date is in the future".
+/// Runs every check but those `disabled`. `history` is [`history`] of this operator's earlier
+/// accepted imports; `today` is for "the file's end date is in the future".
 pub fn evaluate(
+    c: &Counts,
+    period: (Day, Day),
+    today: Day,
+    daily: &[DailyCount],
+    history: &[DailyCount],
+    t: &Thresholds,
+    disabled: &Disabled,
+) -> Vec<CheckResult> {
+    let mut out = run_all(c, period, today, daily, history, t);
+    for r in &mut out {
+        if let Some(switch) = disabled.switch(&r.key) {
+            *r = CheckResult::skipped(&r.key, &r.name, &format!("{DISABLED} ({switch})"));
+        }
+    }
+    out
+}
+
+fn run_all(
     c: &Counts,
     period: (Day, Day),
     today: Day,
@@ -310,7 +448,7 @@ pub fn evaluate(
         None => out.push(CheckResult::skipped(
             "leading_zero_suspect",
             "leading-zero suspect IMEIs",
-            "no TAC catalog was given",
+            "the TAC catalog is empty: import one with `ceir import tac`",
         )),
     }
     let now = daily_average(daily);

@@ -11,7 +11,7 @@ pub mod checks;
 mod dedupe;
 mod hll;
 
-pub use checks::{CheckResult, Thresholds};
+pub use checks::{CheckResult, Disabled, Thresholds};
 pub use dedupe::SortedTriplets;
 
 use crate::error::{IngestError, RowError, MAX_ROW_ERRORS};
@@ -42,7 +42,7 @@ pub struct ReadOptions<'a> {
     /// Where sorted runs go (the observation store's scratch directory).
     pub spill_dir: &'a Path,
     /// The last seven digits of catalog TACs that start with 0, for DIRBS's leading-zero
-    /// suspect check; `None` skips that check.
+    /// suspect check; `None` (an empty catalog) skips that check.
     pub zero_tacs: Option<&'a HashSet<u32>>,
 }
 
@@ -81,6 +81,25 @@ pub struct DailyCount {
     pub imeis: u64,
     pub imsis: u64,
     pub msisdns: u64,
+    /// Rows with an IMEI, an IMSI and an MSISDN (DIRBS's triplets); `None` in job records from
+    /// before ceir kept per-day sketches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<u64>,
+}
+
+/// One day of an import as the historic check keeps it (DIRBS's `daily_per_mno_hll_sketches`):
+/// its distinct IMEIs, IMSIs and MSISDNs as HyperLogLog sketches, which later checks unite with
+/// other imports' sketches of the same day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaySketch {
+    /// Days since 1970-01-01.
+    pub day: i32,
+    /// Rows with an IMEI, an IMSI and an MSISDN: a day without any is not history.
+    pub complete: u64,
+    /// The sketches' registers in hex.
+    pub imei: String,
+    pub imsi: String,
+    pub msisdn: String,
 }
 
 /// A read operator file: counts, sketches and its triplets, not yet checked or stored.
@@ -93,6 +112,8 @@ pub struct OperatorData {
     pub bytes: u64,
     pub counts: Counts,
     pub daily: Vec<DailyCount>,
+    /// The same days' sketches, for later imports' historic checks.
+    pub sketches: Vec<DaySketch>,
     /// The first [`MAX_ROW_ERRORS`] unreadable rows; `more_malformed` counts the rest.
     pub malformed_rows: Vec<RowError>,
     pub more_malformed: u64,
@@ -134,6 +155,42 @@ pub fn read_operator_file(
         file: file.clone(),
         reason,
     })?;
+    // Without its networks every IMSI would count as foreign and the file would fail its checks
+    // with a misleading ratio: say what is wrong before reading anything.
+    match opts.region.operator(&name.operator) {
+        None => {
+            let known: Vec<&str> = opts
+                .region
+                .operators
+                .iter()
+                .map(|o| o.id.as_str())
+                .collect();
+            return Err(IngestError::Operator {
+                file,
+                reason: format!(
+                    "the operator {:?} of the file name is not one of this node's operators ({}); \
+                     add it with its MCC-MNCs under [region] in the configuration, or correct the \
+                     file name",
+                    name.operator,
+                    if known.is_empty() {
+                        "none configured".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            });
+        }
+        Some(o) if o.mcc_mnc.is_empty() => {
+            return Err(IngestError::Operator {
+                file,
+                reason: format!(
+                    "the operator {:?} has no MCC-MNC under [region] in the configuration",
+                    name.operator
+                ),
+            });
+        }
+        Some(_) => {}
+    }
     let mut f = File::open(path).map_err(io_err)?;
     let bytes = f.metadata().map_err(io_err)?.len();
     let mut magic = [0u8; 4];
@@ -141,7 +198,7 @@ pub fn read_operator_file(
     f.rewind().map_err(io_err)?;
     let magic = magic.get(..got).unwrap_or_default();
     let mut parser = Parser::new(&file, &name, opts);
-    if magic.starts_with(b"PK\x03\x04") {
+    if crate::archive::is_zip(magic) {
         // The zip's directory is at its end: hash the file in its own pass, then read the entry.
         let mut hasher = Sha256::new();
         io::copy(&mut f, &mut hasher).map_err(io_err)?;
@@ -152,13 +209,7 @@ pub fn read_operator_file(
             reason: e.to_string(),
         };
         let mut archive = zip::ZipArchive::new(BufReader::new(f)).map_err(zip_err)?;
-        let entry = (0..archive.len())
-            .filter_map(|i| archive.name_for_index(i).map(str::to_owned))
-            .find(|n| !n.ends_with('/') && !n.starts_with("__MACOSX/"))
-            .ok_or_else(|| IngestError::Zip {
-                file: file.clone(),
-                reason: "the archive holds no file".into(),
-            })?;
+        let entry = crate::archive::single_member(&archive, &file)?;
         let inner = archive.by_name(&entry).map_err(zip_err)?;
         let mut counted = 0u64;
         let mut on_read = |n: usize| {
@@ -287,6 +338,7 @@ struct DayStats {
     imei: Hll,
     imsi: Hll,
     msisdn: Hll,
+    complete: u64,
 }
 
 struct Parser<'o> {
@@ -321,13 +373,21 @@ impl<'o> Parser<'o> {
             .operator(&name.operator)
             .map(|o| bytes(&o.mcc_mnc))
             .unwrap_or_default();
+        // DIRBS's out-of-region IMSI check uses the MCCs of this operator's own networks (an
+        // MCC is the first three digits of an MCC-MNC), not every MCC of the region.
+        let mut mccs: Vec<Vec<u8>> = home
+            .iter()
+            .map(|p| p.get(..3).unwrap_or(p).to_vec())
+            .collect();
+        mccs.sort();
+        mccs.dedup();
         Parser {
             file: file.to_owned(),
             opts,
             start: name.start,
             end: name.end,
             name: name.clone(),
-            mccs: bytes(&opts.region.mccs),
+            mccs,
             ccs: bytes(&opts.region.country_codes),
             home,
             cols: None,
@@ -458,6 +518,11 @@ impl<'o> Parser<'o> {
                 self.bad("date", date, "not a date as yyyymmdd");
                 return Ok(());
             };
+            // DIRBS's schema takes dates from 2000 on: an earlier one is a broken clock or field.
+            if day.ymd().0 < 2000 {
+                self.bad("date", date, "a date before 2000");
+                return Ok(());
+            }
             let month = day.month_start();
             let bit = 1u32 << (day.0 - month.0);
             let mut key = [0u8; 8];
@@ -480,6 +545,14 @@ impl<'o> Parser<'o> {
             None => None,
         };
         let (imei, imsi, msisdn) = (fields[cols.imei], fields[cols.imsi], fields[cols.msisdn]);
+        // DIRBS's schema: an IMSI or MSISDN, when given, is 1 to 15 digits; anything else is not
+        // operator data at all (an empty one is a NULL, counted below).
+        for (field, v) in [("imsi", imsi), ("msisdn", msisdn)] {
+            if !v.is_empty() && (v.len() > 15 || !v.iter().all(u8::is_ascii_digit)) {
+                self.bad(field, v, "must be 1 to 15 digits");
+                return Ok(());
+            }
+        }
         let c = &mut self.counts;
         c.rows += 1;
         if day < self.start || day > self.end {
@@ -536,7 +609,9 @@ impl<'o> Parser<'o> {
             imei: Hll::new(),
             imsi: Hll::new(),
             msisdn: Hll::new(),
+            complete: 0,
         });
+        stats.complete += u64::from(!imei.is_empty() && !imsi.is_empty() && !msisdn.is_empty());
         if let Some(k) = imei_key {
             stats.imei.add(k.0);
         }
@@ -598,17 +673,28 @@ impl<'o> Parser<'o> {
         if self.opts.zero_tacs.is_some() && counts.zero_tac_suspect.is_none() {
             counts.zero_tac_suspect = Some(0);
         }
-        let mut daily: Vec<DailyCount> = self
-            .days
+        let mut days: Vec<(&i32, &DayStats)> = self.days.iter().collect();
+        days.sort_by_key(|(d, _)| **d);
+        let daily: Vec<DailyCount> = days
             .iter()
             .map(|(d, s)| DailyCount {
-                day: *d,
+                day: **d,
                 imeis: s.imei.estimate(),
                 imsis: s.imsi.estimate(),
                 msisdns: s.msisdn.estimate(),
+                complete: Some(s.complete),
             })
             .collect();
-        daily.sort_by_key(|d| d.day);
+        let sketches: Vec<DaySketch> = days
+            .iter()
+            .map(|(d, s)| DaySketch {
+                day: **d,
+                complete: s.complete,
+                imei: s.imei.to_hex(),
+                imsi: s.imsi.to_hex(),
+                msisdn: s.msisdn.to_hex(),
+            })
+            .collect();
         let runs = self.dedupe.runs();
         let triplet_count = (self.dedupe.in_memory() as u64) + self.dedupe.spilled;
         Ok(OperatorData {
@@ -621,6 +707,7 @@ impl<'o> Parser<'o> {
             bytes,
             counts,
             daily,
+            sketches,
             malformed_rows: self.errors,
             more_malformed: self.more,
             raw_imeis: Arc::new(self.raw_imeis),

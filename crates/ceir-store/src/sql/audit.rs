@@ -178,6 +178,10 @@ impl AuditStore for SqlStore {
 /// Detail text for the audit record of a batch of list changes: counts and the feed range whose
 /// history rows hold the particulars (including any IMSI, which is not copied here).
 pub(super) fn list_detail(r: &crate::ApplyReport, first: Option<u64>) -> String {
+    list_detail_value(r, first).to_string()
+}
+
+fn list_detail_value(r: &crate::ApplyReport, first: Option<u64>) -> serde_json::Value {
     let feed = first.filter(|f| r.last_seq >= *f).map(|f| [f, r.last_seq]);
     serde_json::json!({
         "added": r.added,
@@ -186,5 +190,25 @@ pub(super) fn list_detail(r: &crate::ApplyReport, first: Option<u64>) -> String 
         "unchanged": r.unchanged,
         "feed": feed,
     })
-    .to_string()
+}
+
+/// [`list_detail`] of a DIRBS list import, with how many of the list's rows it wrote and removed
+/// (their particulars, pairings' MSISDNs among them, are not copied here).
+pub(super) fn dirbs_detail(
+    r: &crate::ApplyReport,
+    first: Option<u64>,
+    d: &crate::DirbsListImport<'_>,
+) -> String {
+    let mut v = list_detail_value(r, first);
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "dirbs_list".into(),
+            serde_json::json!({
+                "list": d.list,
+                "rows_written": d.upsert.len(),
+                "rows_removed": d.delete.len(),
+            }),
+        );
+    }
+    v.to_string()
 }

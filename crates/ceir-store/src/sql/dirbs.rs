@@ -1,14 +1,72 @@
 //! [`DirbsListStore`] on SQLite and PostgreSQL.
 
-use super::{placeholders, subject_of, EntryRow, Pool, SqlStore, CHUNK, ENTRY_COLS};
-use crate::dirbs::{DirbsListStore, GoldenReport};
-use crate::{Entry, Result, StoreError};
+use super::{placeholders, subject_of, Action, EntryRow, Pool, SqlStore, CHUNK, ENTRY_COLS};
+use crate::dirbs::{DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenReport};
+use crate::{ApplyReport, Entry, Result, StoreError};
 use ceir_domain::audit::{AuditAction, AuditContext, AuditEntry, ObjectRef};
 use ceir_domain::authz::Capability;
 use ceir_domain::lists::{GoldenImei, ListKind, Reason, RuleError, Subject};
-use ceir_domain::Timestamp;
+use ceir_domain::{PairingMsisdn, Timestamp};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
+
+/// Writes a DIRBS list import's rows inside the open transaction `$tx`, for organisation `$org`:
+/// removals, then new and changed rows, in multi-row statements.
+macro_rules! write_dirbs_rows {
+    ($tx:expr, $d:expr, $org:expr, $is_pg:expr) => {{
+        let d: &$crate::DirbsListImport<'_> = $d;
+        let org: &str = $org;
+        let msisdn = |m: &Option<ceir_domain::PairingMsisdn>| {
+            m.as_ref().map_or(String::new(), |m| m.as_str().to_owned())
+        };
+        for part in d.delete.chunks(CHUNK) {
+            let sql = format!(
+                "DELETE FROM dirbs_list_row WHERE (list, org, subject, imsi, msisdn) IN (VALUES {})",
+                placeholders(part.len(), 5, $is_pg)
+            );
+            let mut q = sqlx::query(&sql);
+            for (subject, m) in part {
+                let (s, imsi) = $crate::subject_key(*subject);
+                q = q
+                    .bind(d.list)
+                    .bind(org)
+                    .bind($crate::sql::i(s))
+                    .bind($crate::sql::i(imsi))
+                    .bind(msisdn(m));
+            }
+            q.execute(&mut *$tx).await?;
+        }
+        for part in d.upsert.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO dirbs_list_row (list, org, subject, imsi, msisdn, fields) VALUES {} \
+                 ON CONFLICT (list, org, subject, imsi, msisdn) DO UPDATE SET fields = excluded.fields",
+                placeholders(part.len(), 6, $is_pg)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in part {
+                let (s, imsi) = $crate::subject_key(r.subject);
+                q = q
+                    .bind(d.list)
+                    .bind(org)
+                    .bind($crate::sql::i(s))
+                    .bind($crate::sql::i(imsi))
+                    .bind(msisdn(&r.msisdn))
+                    .bind(r.fields.as_str());
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    }};
+}
+
+/// A stored MSISDN column: '' is none.
+fn stored_msisdn(m: String) -> Result<Option<PairingMsisdn>> {
+    if m.is_empty() {
+        return Ok(None);
+    }
+    PairingMsisdn::parse(&m)
+        .map(Some)
+        .map_err(|e| super::corrupt("pairing msisdn", e))
+}
 
 #[async_trait::async_trait]
 impl DirbsListStore for SqlStore {
@@ -92,6 +150,85 @@ impl DirbsListStore for SqlStore {
             tx.commit().await?;
             Ok(GoldenReport { previous: before.len() as u64, added, removed, total: total as u64 })
         })
+    }
+
+    async fn dirbs_rows(&self, list: &str, kind: ListKind, org: &str) -> Result<Vec<DirbsRow>> {
+        let rows: Vec<(i64, i64, String, String)> = on_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT subject, imsi, msisdn, fields FROM dirbs_list_row WHERE list = $1 AND org = $2 \
+                 ORDER BY subject, imsi, msisdn",
+            )
+            .bind(list)
+            .bind(org)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(s, imsi, msisdn, fields)| {
+                Ok(DirbsRow {
+                    subject: subject_of(kind, s, imsi)?,
+                    msisdn: stored_msisdn(msisdn)?,
+                    fields,
+                })
+            })
+            .collect()
+    }
+
+    async fn apply_dirbs_list(
+        &self,
+        import: &DirbsListImport<'_>,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<ApplyReport> {
+        self.apply_inner(import.changes, by, now, false, Action::Remove, Some(import))
+            .await
+    }
+
+    async fn exception_pairings(&self) -> Result<Vec<ExceptionPairing>> {
+        // Each holder's own pairing rows give its pair's MSISDNs.
+        let rows: Vec<(i64, i64, Option<String>)> = on_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT e.subject, e.imsi, r.msisdn FROM list_entry e \
+                 LEFT JOIN dirbs_list_row r ON r.list = 'pairing' AND r.org = e.org \
+                 AND r.subject = e.subject AND r.imsi = e.imsi \
+                 WHERE e.list = $1",
+            )
+            .bind(ListKind::Exception.as_str())
+            .fetch_all(p)
+            .await?
+        });
+        let mut pairs: BTreeMap<(u64, u64), (Subject, Vec<PairingMsisdn>)> = BTreeMap::new();
+        for (s, imsi, msisdn) in rows {
+            let subject = subject_of(ListKind::Exception, s, imsi)?;
+            let slot = pairs
+                .entry(crate::subject_key(subject))
+                .or_insert_with(|| (subject, Vec::new()));
+            if let Some(m) = stored_msisdn(msisdn.unwrap_or_default())? {
+                slot.1.push(m);
+            }
+        }
+        let mut out = Vec::with_capacity(pairs.len());
+        for (subject, mut msisdns) in pairs.into_values() {
+            let Subject::Pair(imei, imsi) = subject else {
+                return Err(super::corrupt("exception subject", format!("{subject:?}")));
+            };
+            msisdns.sort();
+            msisdns.dedup();
+            if msisdns.is_empty() {
+                out.push(ExceptionPairing {
+                    imei,
+                    imsi,
+                    msisdn: None,
+                });
+            }
+            out.extend(msisdns.into_iter().map(|m| ExceptionPairing {
+                imei,
+                imsi,
+                msisdn: Some(m),
+            }));
+        }
+        out.sort();
+        Ok(out)
     }
 
     async fn golden_imeis(&self) -> Result<Vec<GoldenImei>> {
