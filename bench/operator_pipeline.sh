@@ -8,7 +8,11 @@
 #   bash bench/operator_pipeline.sh
 #
 # Environment: ROWS (10000000), WORK (a temporary directory), KEEP=1 to keep it,
-# CARGO_TARGET_DIR (default <repo>/target).
+# SIM (a `ceir simulate` output to use instead of generating one, e.g. the same month given to
+# another system), CARGO_TARGET_DIR (default <repo>/target).
+#
+# Dates are fixed as of the simulated month (classification and lists on 2026-10-31, as DIRBS's
+# --curr-date 20261031), so runs compare whatever the day they are made.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,21 +35,22 @@ run() { # label, command...
   printf '%-28s %10s s %8s MiB\n' "$label" "$wall" "$rss"
 }
 
-"$CEIR" simulate --out "$WORK/sim" --country AZ --month 2026-10 --rows "$ROWS" --seed 1 > "$WORK/sim.txt"
-FILE=$(ls "$WORK"/sim/AZ/operators/*.csv | head -1)
+SIM=${SIM:-$WORK/sim}
+[ -d "$SIM/AZ/operators" ] || "$CEIR" simulate --out "$SIM" --country AZ --month 2026-10 --rows "$ROWS" --seed 1 > "$WORK/sim.txt"
+FILE=$(ls "$SIM"/AZ/operators/*.csv | head -1)
+ROWS=$(($(wc -l < "$FILE") - 1))
 cat "$FILE" > /dev/null   # into the page cache
 echo "file: $(basename "$FILE"), $ROWS rows, $(du -h "$FILE" | cut -f1)"
-"$CEIR" --data "$DATA" import tac "$WORK/sim/gsma_tac_db.txt" > /dev/null
+"$CEIR" --data "$DATA" import tac "$SIM/gsma_tac_db.txt" > /dev/null
 for l in stolen registration pairing golden barred barred_tac monitoring; do
-  "$CEIR" --data "$DATA" import "${l/_/-}" "$WORK/sim/AZ/lists/$l.csv" > /dev/null
+  "$CEIR" --data "$DATA" import "${l/_/-}" "$SIM/AZ/lists/$l.csv" > /dev/null
 done
 
 printf '%-28s %12s %12s\n' step wall peak
 run "import operator" "$CEIR" --data "$DATA" import operator "$FILE"
 grep -E "rows [0-9]+|ACCEPTED" "$WORK/out.txt" | sed 's/^/    /'
-run "classify" "$CEIR" --data "$DATA" classify
+run "classify" "$CEIR" --data "$DATA" classify --date 2026-10-31
 grep -E "^load" "$WORK/out.txt" | sed 's/^/    /'
-# List dates as of the simulated month, not today (the default).
 run "lists generate (first)" "$CEIR" --data "$DATA" lists generate --date 2026-10-31
 grep -E "^blocklist" "$WORK/out.txt" | sed 's/^/    /'
 run "classify (again)" "$CEIR" --data "$DATA" classify --date 2026-11-30

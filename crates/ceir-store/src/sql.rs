@@ -66,6 +66,8 @@ mod machine;
 pub struct SqlStore {
     pool: Pool,
     location: String,
+    /// The SQLite file, for bulk reads through a plain read-only connection.
+    sqlite_path: Option<std::path::PathBuf>,
     listener: Option<tokio::sync::Mutex<PgListener>>,
     poll: Duration,
 }
@@ -100,6 +102,7 @@ impl SqlStore {
                 SqlStore {
                     pool: Pool::Sqlite(pool),
                     location: path.display().to_string(),
+                    sqlite_path: Some(path.clone()),
                     listener: None,
                     poll: Duration::from_millis(200),
                 }
@@ -140,6 +143,7 @@ impl SqlStore {
                 listener.listen(FEED_CHANNEL).await?;
                 SqlStore {
                     pool: Pool::Postgres(pool),
+                    sqlite_path: None,
                     location,
                     listener: Some(tokio::sync::Mutex::new(listener)),
                     poll: Duration::from_secs(2),
@@ -869,22 +873,71 @@ impl Store for SqlStore {
         after: Option<(u64, u64)>,
         limit: u32,
     ) -> Result<Vec<Entry>> {
-        let (s, q) = after.unwrap_or((0, 0));
-        let first = after.is_none();
-        let rows: Vec<EntryRow> = on_pool!(&self.pool, p => {
-            sqlx::query_as::<_, EntryRow>(&format!(
-                "SELECT {ENTRY_COLS} FROM list_entry WHERE list = $1 AND ($2 = 1 OR subject > $3 OR (subject = $3 AND seq > $4)) \
-                 ORDER BY subject, seq LIMIT $5"
-            ))
-            .bind(list.as_str())
-            .bind(i64::from(first))
-            .bind(i(s))
-            .bind(i(q))
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await?
-        });
+        // Two statements, not one with `$n = 1 OR …`: such an OR keeps both engines from
+        // seeking `list_entry_page`, and every page rescanned the list from its start.
+        let rows: Vec<EntryRow> = match after {
+            None => on_pool!(&self.pool, p => {
+                sqlx::query_as::<_, EntryRow>(&format!(
+                    "SELECT {ENTRY_COLS} FROM list_entry WHERE list = $1 ORDER BY subject, seq LIMIT $2"
+                ))
+                .bind(list.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await?
+            }),
+            Some((s, q)) => on_pool!(&self.pool, p => {
+                sqlx::query_as::<_, EntryRow>(&format!(
+                    "SELECT {ENTRY_COLS} FROM list_entry WHERE list = $1 AND (subject, seq) > ($2, $3) \
+                     ORDER BY subject, seq LIMIT $4"
+                ))
+                .bind(list.as_str())
+                .bind(i(s))
+                .bind(i(q))
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await?
+            }),
+        };
         rows.into_iter().map(EntryRow::into_entry).collect()
+    }
+
+    async fn memberships(&self) -> Result<Vec<(ListKind, u64, Reason)>> {
+        const Q: &str = "SELECT list, subject, reason FROM list_entry WHERE list <> 'exception'";
+        let row = |list: &str, subject: i64, reason: &str| -> Result<(ListKind, u64, Reason)> {
+            Ok((
+                ListKind::parse(list).map_err(|e| corrupt("list", e))?,
+                u(subject),
+                Reason::parse(reason).map_err(|e| corrupt("reason", e))?,
+            ))
+        };
+        if let Some(path) = self.sqlite_path.clone() {
+            // One statement on a read-only connection of its own: under WAL it reads one
+            // consistent snapshot, beside the pool's writers.
+            return tokio::task::spawn_blocking(move || -> Result<Vec<(ListKind, u64, Reason)>> {
+                use rusqlite::OpenFlags;
+                let conn = rusqlite::Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(Duration::from_secs(30))?;
+                let mut st = conn.prepare(Q)?;
+                let mut rows = st.query([])?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let text = |i: usize| -> Result<&str> {
+                        r.get_ref(i)?.as_str().map_err(|e| corrupt("list_entry", e))
+                    };
+                    out.push(row(text(0)?, r.get(1)?, text(2)?)?);
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("the membership read stopped: {e}")))?;
+        }
+        let rows: Vec<(String, i64, String)> = on_pool!(&self.pool, p => {
+            sqlx::query_as::<_, (String, i64, String)>(Q).fetch_all(p).await?
+        });
+        rows.into_iter().map(|(l, s, r)| row(&l, s, &r)).collect()
     }
 
     async fn history_of(&self, subject_key: u64) -> Result<Vec<HistoryRow>> {

@@ -513,7 +513,61 @@ async fn list_pages(s: &SqlStore) {
     );
 }
 
+/// Classification's one-pass read: every entry but the exceptions, with its list and reason,
+/// the same on both engines (SQLite reads it through a connection of its own).
+async fn memberships_for_classification(s: &SqlStore) {
+    let imsi = Imsi::parse("400011234567890").unwrap();
+    s.apply(
+        &[
+            add(ListKind::Blocked, Subject::Imei(imei(A)), Reason::Stolen),
+            add(
+                ListKind::Blocked,
+                Subject::Imei(imei(B)),
+                Reason::Counterfeit,
+            ),
+            add(
+                ListKind::Permitted,
+                Subject::Imei(imei(B)),
+                Reason::Registered,
+            ),
+            add(
+                ListKind::Tracked,
+                Subject::Imei(imei(A)),
+                Reason::Investigation,
+            ),
+            add(
+                ListKind::BarredTac,
+                Subject::Tac(Tac::parse("35693803").unwrap()),
+                Reason::Counterfeit,
+            ),
+            add(
+                ListKind::Exception,
+                Subject::Pair(imei(B), imsi),
+                Reason::Paired,
+            ),
+        ],
+        &regulator(),
+        T0,
+        false,
+    )
+    .await
+    .unwrap();
+    let mut m = s.memberships().await.unwrap();
+    m.sort_by_key(|(l, s, r)| (l.as_str(), *s, r.as_str()));
+    assert_eq!(
+        m,
+        vec![
+            (ListKind::BarredTac, 35_693_803, Reason::Counterfeit),
+            (ListKind::Blocked, imei(B).body(), Reason::Counterfeit),
+            (ListKind::Blocked, imei(A).body(), Reason::Stolen),
+            (ListKind::Permitted, imei(B).body(), Reason::Registered),
+            (ListKind::Tracked, imei(A).body(), Reason::Investigation),
+        ]
+    );
+}
+
 ceir_store::both_engines!(
+    memberships_for_classification,
     add_list_and_history,
     only_owner_or_regulator_lifts,
     batches_are_atomic,

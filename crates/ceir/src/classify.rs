@@ -113,34 +113,17 @@ fn flag_of(list: ListKind, reason: Reason) -> Option<ListFlags> {
     ListFlags::of_entry(list, reason)
 }
 
-/// Every list membership of the registry, read page by page.
+/// Every list membership of the registry, in one pass.
 pub async fn load_memberships(store: &dyn Store) -> Result<Memberships> {
     let mut imeis = Vec::new();
     let mut tacs = Vec::new();
-    for list in [
-        ListKind::Blocked,
-        ListKind::Permitted,
-        ListKind::Tracked,
-        ListKind::BarredTac,
-    ] {
-        let mut after = None;
-        loop {
-            let page = store.entries(list, after, 10_000).await?;
-            let Some(last) = page.last() else { break };
-            after = Some((ceir_store::subject_key(last.subject).0, last.seq));
-            for e in &page {
-                match e.subject {
-                    Subject::Imei(i) => {
-                        if let Some(f) = flag_of(list, e.reason) {
-                            imeis.push((i.body(), f));
-                        }
-                    }
-                    Subject::Tac(t) if list == ListKind::BarredTac => tacs.push(t.get()),
-                    _ => {}
+    for (list, subject, reason) in store.memberships().await? {
+        match list {
+            ListKind::BarredTac => tacs.push(u32::try_from(subject)?),
+            _ => {
+                if let Some(f) = flag_of(list, reason) {
+                    imeis.push((subject, f));
                 }
-            }
-            if page.len() < 10_000 {
-                break;
             }
         }
     }
@@ -171,8 +154,11 @@ pub async fn classify(store: &dyn Store, data: &Path, args: &ClassifyArgs) -> Re
     };
     let (start, end) = window(&conditions, analysis_date);
     let batch = load_observations(data, start, end)?;
+    let t_obs = t0.elapsed();
     let catalog = load_catalog(store).await?;
+    let t_cat = t0.elapsed();
     let memberships = load_memberships(store).await?;
+    let t_lists = t0.elapsed();
     let states = StateStore::open(&data.join("classification"))?;
     let previous = states.current()?;
     if let Some(p) = &previous {
@@ -239,8 +225,12 @@ pub async fn classify(store: &dyn Store, data: &Path, args: &ClassifyArgs) -> Re
         );
     }
     println!(
-        "load {:.2} s, classify {:.2} s, write {:.2} s; state in {}",
+        "load {:.2} s (observations {:.2}, catalog {:.2}, lists {:.2}, previous state {:.2}), classify {:.2} s, write {:.2} s; state in {}",
         loaded.as_secs_f64(),
+        t_obs.as_secs_f64(),
+        (t_cat - t_obs).as_secs_f64(),
+        (t_lists - t_cat).as_secs_f64(),
+        (loaded - t_lists).as_secs_f64(),
         computed.as_secs_f64(),
         t2.elapsed().as_secs_f64(),
         states.root().display()
