@@ -39,6 +39,9 @@ pub struct SimConfig {
     /// with about 0.14 IMEIs and 0.17 distinct triplets per row, as DIRBS's reference month.
     /// `subscribers` is then derived from it.
     pub rows: Option<u64>,
+    /// With `rows`: about this many IMEIs instead of 0.14 per row (issue 3's 100-million-row
+    /// month has about 30 million), the days thinned or added to keep the row count exact.
+    pub imeis: Option<u64>,
     /// Add a few rows with impossible dates and dates outside the file's period (DIRBS refuses
     /// such a file), to exercise the import's refusal.
     pub bad_dates: bool,
@@ -54,6 +57,7 @@ impl SimConfig {
             seed: 1,
             gzip: false,
             rows: None,
+            imeis: None,
             bad_dates: false,
         }
     }
@@ -996,10 +1000,11 @@ pub fn simulate(out: &Path, cfg: &SimConfig) -> Result<SimSummary, SimError> {
         }
     }
 
-    let subscribers = match cfg.rows {
-        // About 1.11 IMEIs per subscriber; the reference month has 0.14 IMEIs per row.
-        Some(rows) => ((rows as f64) * 0.14 / 1.11).round().max(1.0) as u64,
-        None => cfg.subscribers.max(1),
+    // About 1.11 IMEIs per subscriber; the reference month has 0.14 IMEIs per row.
+    let subscribers = match (cfg.rows, cfg.imeis) {
+        (Some(_), Some(imeis)) => ((imeis as f64) / 1.11).round().max(1.0) as u64,
+        (Some(rows), None) => ((rows as f64) * 0.14 / 1.11).round().max(1.0) as u64,
+        (None, _) => cfg.subscribers.max(1),
     };
     for op in 0..g.ops.len() {
         if !g.written[op] {
@@ -1439,6 +1444,7 @@ mod tests {
             seed: 7,
             gzip: false,
             rows: None,
+            imeis: None,
             bad_dates: false,
         }
     }
@@ -1702,6 +1708,18 @@ mod tests {
         // Visitors from Azerbaijan, since only Uzbekistan is written.
         assert!(s.scenarios.visitors.count > 0);
         assert!(s.scenarios.travellers.count == 0);
+    }
+
+    #[test]
+    fn the_benchmark_shape_takes_rows_and_imeis() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conf = cfg(&["AZ"], 1);
+        conf.rows = Some(40_000);
+        conf.imeis = Some(12_000);
+        let s = simulate(dir.path(), &conf).unwrap();
+        assert_eq!(s.rows(), 40_000);
+        let imeis = s.scenarios.imeis as f64;
+        assert!((10_800.0..=13_200.0).contains(&imeis), "{imeis} IMEIs");
     }
 
     #[test]

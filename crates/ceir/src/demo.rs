@@ -272,6 +272,7 @@ pub async fn load(store: &dyn Store, cfg: &Config) -> Result<String> {
             seed: 1,
             gzip: false,
             rows: None,
+            imeis: None,
             bad_dates: false,
         },
     )

@@ -30,6 +30,9 @@ pub struct SimulateArgs {
     /// triplets per row, as DIRBS's 10-million-row reference month); ignores --subscribers.
     #[arg(long)]
     rows: Option<u64>,
+    /// With --rows: about this many IMEIs instead (e.g. 30000000 for a 100-million-row month).
+    #[arg(long, requires = "rows")]
+    imeis: Option<u64>,
     /// Add rows with impossible and out-of-period dates, which make an import refuse the file.
     #[arg(long)]
     bad_dates: bool,
@@ -50,6 +53,7 @@ pub fn run(a: SimulateArgs) -> Result<()> {
         seed: a.seed,
         gzip: a.gzip,
         rows: a.rows,
+        imeis: a.imeis,
         bad_dates: a.bad_dates,
     };
     let started = std::time::Instant::now();
