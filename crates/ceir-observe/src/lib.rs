@@ -252,22 +252,28 @@ impl ObservationStore {
             };
             let op = u16::try_from(op)
                 .map_err(|_| ObserveError::Corrupt("more than 65,535 operators".into()))?;
-            let part = parquet_io::read_triplets(&dir.join(&p.triplets_file), month, only)?;
-            for mut t in part.triplets {
+            let mut part = parquet_io::read_triplets(&dir.join(&p.triplets_file), month, only)?;
+            // Filtered in place: a month's triplets are not copied a second time.
+            let texts = &part.raw_imeis;
+            part.triplets.retain_mut(|t| {
                 let keep = if whole {
                     t.days != 0 && t.first_seen() <= end
                 } else {
                     t.days_within(start, end) != 0
                 };
-                if !keep {
-                    continue;
+                if keep {
+                    if let Some(i) = t.imei.raw_index() {
+                        let text = texts.get(i as usize).cloned().unwrap_or_default();
+                        t.imei = ImeiKey::raw(intern(text));
+                    }
+                    t.operator = op;
                 }
-                if let Some(i) = t.imei.raw_index() {
-                    let text = part.raw_imeis.get(i as usize).cloned().unwrap_or_default();
-                    t.imei = ImeiKey::raw(intern(text));
-                }
-                t.operator = op;
-                triplets.push(t);
+                keep
+            });
+            if triplets.is_empty() {
+                triplets = part.triplets;
+            } else {
+                triplets.append(&mut part.triplets);
             }
         }
         // Renumber malformed IMEIs in text order, so that key order is text order.

@@ -96,19 +96,121 @@ fn column<'a, T: 'static>(
         })
 }
 
-/// Reads a partition's triplets file (they are stored in partition order).
+/// Reads a partition's triplets file (they are stored in partition order). A whole file is
+/// decoded a range of row groups per core: decompression and parsing are most of a
+/// classification's load.
 pub(crate) fn read_triplets(
     path: &Path,
     month: Day,
     only: Option<&str>,
 ) -> Result<Part, ObserveError> {
+    let groups = {
+        let f = File::open(path).map_err(io_err(path))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq_err(path))?;
+        builder.metadata().num_row_groups()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(groups);
+    if only.is_some() || threads <= 1 {
+        return read_triplet_groups(path, month, only, None);
+    }
+    let per = groups.div_ceil(threads);
+    let ranges: Vec<Vec<usize>> = (0..threads)
+        .map(|t| (t * per..((t + 1) * per).min(groups)).collect())
+        .filter(|r: &Vec<usize>| !r.is_empty())
+        .collect();
+    let parts = std::thread::scope(|s| {
+        let handles: Vec<_> = ranges
+            .into_iter()
+            .map(|r| s.spawn(move || read_triplet_groups(path, month, None, Some(r))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ObserveError::Corrupt(format!(
+                        "{}: a reader thread panicked",
+                        path.display()
+                    )))
+                })
+            })
+            .collect::<Result<Vec<Part>, ObserveError>>()
+    })?;
+    Ok(concat_parts(parts))
+}
+
+/// Joins parts read from consecutive row groups, in order; malformed IMEIs seen by several
+/// parts keep one index.
+fn concat_parts(parts: Vec<Part>) -> Part {
+    let mut parts = parts.into_iter();
+    let Some(mut all) = parts.next() else {
+        return Part::default();
+    };
+    let mut index: HashMap<String, u32> = all
+        .raw_imeis
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), i as u32))
+        .collect();
+    for mut p in parts {
+        let map: Vec<u32> = p
+            .raw_imeis
+            .drain(..)
+            .map(|t| {
+                let next = all.raw_imeis.len() as u32;
+                *index.entry(t).or_insert_with_key(|t| {
+                    all.raw_imeis.push(t.clone());
+                    next
+                })
+            })
+            .collect();
+        all.triplets.reserve(p.triplets.len());
+        all.triplets.extend(p.triplets.into_iter().map(|mut t| {
+            if let Some(i) = t.imei.raw_index() {
+                t.imei = ImeiKey::raw(map.get(i as usize).copied().unwrap_or(i));
+            }
+            t
+        }));
+        all.unclean.extend(p.unclean);
+    }
+    all
+}
+
+/// Reads the triplets of `groups` (all when None), or of one IMEI.
+fn read_triplet_groups(
+    path: &Path,
+    month: Day,
+    only: Option<&str>,
+    groups: Option<Vec<usize>>,
+) -> Result<Part, ObserveError> {
     let f = File::open(path).map_err(io_err(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq_err(path))?;
-    let reader = only_imei(builder, only)
+    // first_seen and last_seen are implied by the days bitmap: they are not decoded.
+    let wanted = ["imei_norm", "imsi", "msisdn", "days", "rat"];
+    let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), wanted);
+    let rows: usize = {
+        let rg = builder.metadata().row_groups();
+        match &groups {
+            Some(g) => g
+                .iter()
+                .filter_map(|i| rg.get(*i))
+                .map(|r| r.num_rows() as usize)
+                .sum(),
+            None if only.is_none() => rg.iter().map(|r| r.num_rows() as usize).sum(),
+            None => 0,
+        }
+    };
+    let builder = match groups {
+        Some(g) => builder.with_row_groups(g),
+        None => builder,
+    };
+    let reader = only_imei(builder.with_projection(mask), only)
         .with_batch_size(BATCH)
         .build()
         .map_err(pq_err(path))?;
     let mut part = Part::default();
+    part.triplets.reserve_exact(rows);
     let mut raw_index: HashMap<String, u32> = HashMap::new();
     for batch in reader {
         let b = batch.map_err(arrow_err(path))?;
@@ -579,4 +681,57 @@ fn write_14(buf: &mut String, mut v: u64) {
         v /= 10;
     }
     d.iter().for_each(|b| buf.push(char::from(*b)));
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn t(imei: ImeiKey, imsi: u64) -> Triplet {
+        Triplet {
+            imei,
+            imsi: IdKey::parse(imsi.to_string().as_bytes()),
+            msisdn: IdKey::NULL,
+            operator: 0,
+            month: Day(20362),
+            days: 1,
+            rat: RatSet(0),
+        }
+    }
+
+    /// Parts decoded on different cores number their malformed IMEIs each from zero: joined,
+    /// every triplet must still name its own text, and a text seen by both parts keeps one index.
+    #[test]
+    fn joined_parts_keep_each_malformed_imei_text() {
+        let a = Part {
+            triplets: vec![
+                t(ImeiKey::raw(0), 1),
+                t(ImeiKey::body(35_000_000_000_001), 2),
+            ],
+            raw_imeis: vec!["B".into(), "A".into()],
+            unclean: HashMap::new(),
+        };
+        let b = Part {
+            triplets: vec![
+                t(ImeiKey::raw(1), 3),
+                t(ImeiKey::raw(0), 4),
+                t(ImeiKey::raw(2), 5),
+            ],
+            raw_imeis: vec!["C".into(), "B".into(), "A".into()],
+            unclean: HashMap::from([(7, "x".to_owned())]),
+        };
+        let all = concat_parts(vec![a, b]);
+        let text = |i: usize| -> String {
+            let k = all.triplets[i].imei;
+            match k.raw_index() {
+                Some(r) => all.raw_imeis[r as usize].clone(),
+                None => k.as_body().unwrap().to_string(),
+            }
+        };
+        let texts: Vec<String> = (0..all.triplets.len()).map(text).collect();
+        assert_eq!(texts, ["B", "35000000000001", "B", "C", "A"]);
+        assert_eq!(all.raw_imeis, ["B", "A", "C"]);
+        assert_eq!(all.unclean.get(&7).map(String::as_str), Some("x"));
+    }
 }

@@ -308,11 +308,11 @@ pub trait Store:
         after: Option<(u64, u64)>,
         limit: u32,
     ) -> Result<Vec<Entry>>;
-    /// What classification reads of the lists: every entry but the exceptions, as (list,
-    /// subject key, reason), in one pass. The subject is an IMEI body, or a TAC on `barred_tac`.
-    /// Classification reads every entry of every list on each run; whole `Entry` rows (org,
-    /// reference, note, timestamps) made that ten times slower at a million registrations.
-    async fn memberships(&self) -> Result<Vec<(ListKind, u64, Reason)>>;
+    /// Every entry of `lists` (exceptions are never given) as (list, subject key, reason), in one
+    /// pass: what classification and list generation read. The subject is an IMEI body, or a TAC
+    /// on `barred_tac`. Whole `Entry` rows (org, reference, note, timestamps) made that ten
+    /// times slower at a million registrations.
+    async fn memberships(&self, lists: &[ListKind]) -> Result<Vec<(ListKind, u64, Reason)>>;
     async fn history_of(&self, subject_key: u64) -> Result<Vec<HistoryRow>>;
     async fn list_counts(&self) -> Result<Vec<(ListKind, u64)>>;
 

@@ -901,8 +901,20 @@ impl Store for SqlStore {
         rows.into_iter().map(EntryRow::into_entry).collect()
     }
 
-    async fn memberships(&self) -> Result<Vec<(ListKind, u64, Reason)>> {
-        const Q: &str = "SELECT list, subject, reason FROM list_entry WHERE list <> 'exception'";
+    async fn memberships(&self, lists: &[ListKind]) -> Result<Vec<(ListKind, u64, Reason)>> {
+        // The list names are the store's own constants, never input.
+        let names: Vec<String> = lists
+            .iter()
+            .filter(|l| **l != ListKind::Exception)
+            .map(|l| format!("'{}'", l.as_str()))
+            .collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let q = format!(
+            "SELECT list, subject, reason FROM list_entry WHERE list IN ({})",
+            names.join(", ")
+        );
         let row = |list: &str, subject: i64, reason: &str| -> Result<(ListKind, u64, Reason)> {
             Ok((
                 ListKind::parse(list).map_err(|e| corrupt("list", e))?,
@@ -911,8 +923,9 @@ impl Store for SqlStore {
             ))
         };
         if let Some(path) = self.sqlite_path.clone() {
-            // One statement on a read-only connection of its own: under WAL it reads one
-            // consistent snapshot, beside the pool's writers.
+            // A read-only connection of its own, one read transaction: under WAL it reads one
+            // consistent snapshot of every list, beside the pool's writers.
+            let lists: Vec<ListKind> = lists.to_vec();
             return tokio::task::spawn_blocking(move || -> Result<Vec<(ListKind, u64, Reason)>> {
                 use rusqlite::OpenFlags;
                 let conn = rusqlite::Connection::open_with_flags(
@@ -920,14 +933,35 @@ impl Store for SqlStore {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 conn.busy_timeout(Duration::from_secs(30))?;
-                let mut st = conn.prepare(Q)?;
-                let mut rows = st.query([])?;
+                // Pages mapped rather than copied into the page cache: a million-entry list is
+                // read once, front to back.
+                conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
+                let tx = conn.unchecked_transaction()?;
+                let mut st = tx.prepare(
+                    "SELECT subject, reason FROM list_entry WHERE list = ?1 ORDER BY subject",
+                )?;
                 let mut out = Vec::new();
-                while let Some(r) = rows.next()? {
-                    let text = |i: usize| -> Result<&str> {
-                        r.get_ref(i)?.as_str().map_err(|e| corrupt("list_entry", e))
-                    };
-                    out.push(row(text(0)?, r.get(1)?, text(2)?)?);
+                for list in lists.iter().filter(|l| **l != ListKind::Exception) {
+                    let mut rows = st.query([list.as_str()])?;
+                    // A list's entries share a few reasons: each distinct text is parsed once.
+                    let mut last: Option<(String, Reason)> = None;
+                    while let Some(r) = rows.next()? {
+                        let subject: i64 = r.get(0)?;
+                        let text = r
+                            .get_ref(1)?
+                            .as_str()
+                            .map_err(|e| corrupt("list_entry", e))?;
+                        let reason = match &last {
+                            Some((t, reason)) if t == text => *reason,
+                            _ => {
+                                let reason =
+                                    Reason::parse(text).map_err(|e| corrupt("reason", e))?;
+                                last = Some((text.to_owned(), reason));
+                                reason
+                            }
+                        };
+                        out.push((*list, u(subject), reason));
+                    }
                 }
                 Ok(out)
             })
@@ -935,7 +969,7 @@ impl Store for SqlStore {
             .map_err(|e| StoreError::Corrupt(format!("the membership read stopped: {e}")))?;
         }
         let rows: Vec<(String, i64, String)> = on_pool!(&self.pool, p => {
-            sqlx::query_as::<_, (String, i64, String)>(Q).fetch_all(p).await?
+            sqlx::query_as::<_, (String, i64, String)>(&q).fetch_all(p).await?
         });
         rows.into_iter().map(|(l, s, r)| row(&l, s, &r)).collect()
     }

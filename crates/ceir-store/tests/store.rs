@@ -552,7 +552,14 @@ async fn memberships_for_classification(s: &SqlStore) {
     )
     .await
     .unwrap();
-    let mut m = s.memberships().await.unwrap();
+    let all = [
+        ListKind::Blocked,
+        ListKind::Permitted,
+        ListKind::Tracked,
+        ListKind::BarredTac,
+        ListKind::Exception,
+    ];
+    let mut m = s.memberships(&all).await.unwrap();
     m.sort_by_key(|(l, s, r)| (l.as_str(), *s, r.as_str()));
     assert_eq!(
         m,
@@ -564,6 +571,15 @@ async fn memberships_for_classification(s: &SqlStore) {
             (ListKind::Tracked, imei(A).body(), Reason::Investigation),
         ]
     );
+    assert_eq!(
+        s.memberships(&[ListKind::BarredTac]).await.unwrap(),
+        vec![(ListKind::BarredTac, 35_693_803, Reason::Counterfeit)]
+    );
+    assert!(s
+        .memberships(&[ListKind::Exception])
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 ceir_store::both_engines!(
