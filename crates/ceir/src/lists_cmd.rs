@@ -5,9 +5,9 @@ use crate::config::Config;
 use crate::UsageError;
 use anyhow::{bail, Context, Result};
 use ceir_domain::classify::ListFlags;
-use ceir_domain::lists::{ListKind, Reason, Subject};
+use ceir_domain::lists::{ListKind, Reason};
 use ceir_domain::observe::{Day, IdKey, ImeiNorm, Region, Triplet};
-use ceir_domain::{Clock, Imsi};
+use ceir_domain::{Clock, Imsi, ManualClock};
 use ceir_lists::{
     Condition, ListConfig, ListInput, NodeKey, Pairing, PublicKey, PublishMeta, Row, RunSummary,
 };
@@ -280,18 +280,14 @@ fn classification(
 /// The IMEIs classification counts as barred: blocked for any reason but theft or loss
 /// ([`ListFlags::of_entry`]), so the exception lists leave out the same devices that
 /// `exists_in_barred_list` matches.
-pub fn barred_imeis(blocked: impl IntoIterator<Item = (Subject, Reason)>) -> HashSet<u64> {
-    blocked
-        .into_iter()
-        .filter_map(|(subject, reason)| match subject {
-            Subject::Imei(i)
-                if ListFlags::of_entry(ListKind::Blocked, reason)
-                    .is_some_and(|f| f.has(ListFlags::BARRED)) =>
-            {
-                Some(i.body())
-            }
-            _ => None,
+pub fn barred_imeis(memberships: &[(ListKind, u64, Reason)]) -> HashSet<u64> {
+    memberships
+        .iter()
+        .filter(|(list, _, reason)| {
+            *list == ListKind::Blocked
+                && ListFlags::of_entry(*list, *reason).is_some_and(|f| f.has(ListFlags::BARRED))
         })
+        .map(|(_, imei, _)| *imei)
         .collect()
 }
 
@@ -308,9 +304,29 @@ async fn generate(
     full_base: bool,
     conditions: Option<&Path>,
 ) -> Result<()> {
+    let t0 = std::time::Instant::now();
     let (conditions, _) = crate::classify::load_conditions(&cfg.data, conditions)?;
     let config = list_config(cfg, &conditions);
-    let Some((mut c, dates)) = classification(&cfg.data, date, clock, config.lookback_days)? else {
+    let region = cfg.region()?;
+    // The files (classification state, observations) are read beside the registry, one a core.
+    let files = {
+        let data = cfg.data.clone();
+        let clock = ManualClock::at(clock.now());
+        let lookback = config.lookback_days;
+        tokio::task::spawn_blocking(move || {
+            let t = std::time::Instant::now();
+            classification(&data, date, &clock, lookback).map(|c| (c, t.elapsed()))
+        })
+    };
+    let t = std::time::Instant::now();
+    let golden = store.golden_imeis().await?;
+    let memberships = store
+        .memberships(&[ListKind::Blocked, ListKind::BarredTac])
+        .await?;
+    let pairings = pairings(&store.exception_pairings().await?);
+    let t_registry = t.elapsed();
+    let (found, t_files) = files.await??;
+    let Some((mut c, dates)) = found else {
         bail!(
             "no classification to make lists from in {}: import operator data and run `ceir classify` first",
             cfg.data.join("classification").display()
@@ -322,13 +338,14 @@ async fn generate(
             dates.date
         );
     }
-    let region = cfg.region()?;
-    c.golden = golden_among(store, &c.rows).await?;
-    c.barred = barred_imeis(store.list_subjects(ListKind::Blocked).await?);
-    let pairings = pairings(&store.exception_pairings().await?);
-    let snap = store.snapshot().await?;
-    let barred_tacs: HashSet<u32> = snap.barred_tacs.iter().copied().collect();
-    drop(snap);
+    c.golden = golden_among(golden, &c.rows);
+    c.barred = barred_imeis(&memberships);
+    let barred_tacs = memberships
+        .iter()
+        .filter(|(list, _, _)| *list == ListKind::BarredTac)
+        .map(|(_, tac, _)| u32::try_from(*tac))
+        .collect::<Result<HashSet<u32>, _>>()?;
+    let loaded = (t_files, t_registry, t0.elapsed());
     let started = std::time::Instant::now();
     let summary = generate_lists(
         &cfg.data,
@@ -343,23 +360,24 @@ async fn generate(
             full_base,
         },
     )?;
-    print_summary(&summary, started.elapsed());
+    print_summary(&summary, loaded, started.elapsed());
     Ok(())
 }
 
 /// The classified IMEIs that are on the golden list, which may hold IMEIs in clear or only their
 /// MD5 (DIRBS's pre-hashed form), so each candidate is hashed as DIRBS does.
-async fn golden_among(store: &dyn Store, rows: &[StateRowParts]) -> Result<HashSet<u64>> {
-    let golden = store.golden_imeis().await?;
+fn golden_among(
+    golden: Vec<ceir_domain::lists::GoldenImei>,
+    rows: &[StateRowParts],
+) -> HashSet<u64> {
     if golden.is_empty() {
-        return Ok(HashSet::new());
+        return HashSet::new();
     }
     let hashes: HashSet<String> = golden.into_iter().map(|g| g.hash).collect();
-    Ok(rows
-        .iter()
+    rows.iter()
         .filter_map(|r| r.0.body())
         .filter(|b| hashes.contains(&ceir_domain::lists::golden_hash(&format!("{b:014}"))))
-        .collect())
+        .collect()
 }
 
 /// The pairings of the exception lists: the registry's exception pairs, each with the MSISDNs
@@ -444,7 +462,16 @@ pub fn generate_lists(
     Ok(ceir_lists::publish(&lists_root(data), &lists, &key, &meta)?)
 }
 
-fn print_summary(s: &RunSummary, elapsed: std::time::Duration) {
+/// `loaded`: reading the classification and observations, beside the registry's lists; both.
+fn print_summary(
+    s: &RunSummary,
+    loaded: (
+        std::time::Duration,
+        std::time::Duration,
+        std::time::Duration,
+    ),
+    elapsed: std::time::Duration,
+) {
     let m = &s.manifest;
     println!(
         "lists run-{} for {} (deltas against {}), signed by key {}",
@@ -482,12 +509,18 @@ fn print_summary(s: &RunSummary, elapsed: std::time::Duration) {
         );
     }
     println!(
-        "{} files in {} ({:.2} s); check them with `ceir lists verify {}`; each operator's own \
-         signed manifest is in its directory",
+        "{} files in {}; check them with `ceir lists verify {}`; each operator's own signed \
+         manifest is in its directory",
         m.files.len(),
         s.dir.display(),
-        elapsed.as_secs_f64(),
         s.dir.display()
+    );
+    println!(
+        "load {:.2} s (classification and observations {:.2} beside registry {:.2}), compute, write and sign {:.2} s",
+        loaded.2.as_secs_f64(),
+        loaded.0.as_secs_f64(),
+        loaded.1.as_secs_f64(),
+        elapsed.as_secs_f64()
     );
 }
 
@@ -627,23 +660,20 @@ mod tests {
 
     #[test]
     fn a_paired_imei_blocked_for_any_reason_but_theft_is_barred_from_exception_lists() {
-        let imei = |b: u64| Subject::Imei(Imei::from_body(b).unwrap());
         let blocked = vec![
-            (imei(PAIRED), Reason::Counterfeit),
-            (imei(35_000_000_000_003), Reason::Stolen),
-            (imei(35_000_000_000_004), Reason::Lost),
-            (imei(35_000_000_000_005), Reason::Other),
+            (ListKind::Blocked, PAIRED, Reason::Counterfeit),
+            (ListKind::Blocked, 35_000_000_000_003, Reason::Stolen),
+            (ListKind::Blocked, 35_000_000_000_004, Reason::Lost),
+            (ListKind::Blocked, 35_000_000_000_005, Reason::Other),
+            (ListKind::BarredTac, 35_000_000, Reason::Counterfeit),
         ];
         // What classification counts as barred (exists_in_barred_list), and nothing else.
         let want: HashSet<u64> = blocked
             .iter()
-            .filter(|(_, r)| ListFlags::of_entry(ListKind::Blocked, *r) == Some(ListFlags::BARRED))
-            .filter_map(|(s, _)| match s {
-                Subject::Imei(i) => Some(i.body()),
-                _ => None,
-            })
+            .filter(|(l, _, r)| ListFlags::of_entry(*l, *r) == Some(ListFlags::BARRED))
+            .map(|(_, s, _)| *s)
             .collect();
-        let barred = barred_imeis(blocked);
+        let barred = barred_imeis(&blocked);
         assert_eq!(barred, want);
         assert_eq!(barred, [PAIRED, 35_000_000_000_005].into());
         let imsi = Imsi::parse("400011234567890").unwrap().key();
