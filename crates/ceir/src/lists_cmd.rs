@@ -528,7 +528,7 @@ fn print_summary(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ceir_domain::{Imei, ManualClock, Timestamp};
+    use ceir_domain::Timestamp;
 
     const STOLEN: u64 = 35_000_000_000_002;
     const PAIRED: u64 = 35_000_000_000_001;
