@@ -4,25 +4,9 @@
 use ceir_domain::observe::{Day, ImeiNorm, Region};
 use ceir_lists::{Condition, ListConfig, ListInput, NodeKey, PublishMeta, Row};
 use std::collections::HashSet;
-use std::process::Command;
 
-fn ceir(data: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ceir"));
-    c.arg("--data")
-        .arg(data)
-        .env_remove("CEIR_DATABASE_URL")
-        .env_remove("CEIR_CONFIG");
-    c
-}
-
-fn run(c: &mut Command) -> (Option<i32>, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{ceir, run};
 
 /// Lists signed with the node's key, as `ceir lists generate` publishes them.
 fn publish(data: &std::path::Path) {

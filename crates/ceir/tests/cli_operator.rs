@@ -3,27 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const NAME: &str = "azercell_20261001_20261031.csv";
 
-fn ceir(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ceir"));
-    c.arg("--data")
-        .arg(data)
-        .env_remove("CEIR_DATABASE_URL")
-        .env_remove("CEIR_CONFIG");
-    c
-}
-
-fn run(c: &mut Command) -> (Option<i32>, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{ceir, run};
 
 /// The clean fixture with two NULL IMEIs and two NULL IMSIs (10 % each, over DIRBS's 5 %).
 fn nulls(dir: &Path) -> PathBuf {

@@ -6,23 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn ceir(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ceir"));
-    c.arg("--data")
-        .arg(data)
-        .env_remove("CEIR_DATABASE_URL")
-        .env_remove("CEIR_CONFIG");
-    c
-}
-
-fn run(c: &mut Command) -> (Option<i32>, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{ceir, run};
 
 fn ok(c: &mut Command) -> String {
     let (code, out, err) = run(c);
