@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue 3's whole pipeline on DIRBS's reference shape, in one run: a generated one-operator,
 # one-month dump of ROWS rows (10,000,000: ~1.4M IMEIs, ~1.7M distinct triplets), then
-# `ceir import operator`, `ceir classify`, `ceir lists generate` (full, then a second run whose
-# deltas are computed), and the observation store's size on disk. Each step is timed with
+# the generated DIRBS lists (`ceir import stolen|registration|…`), `ceir import operator`,
+# `ceir classify`, `ceir lists generate` (full, then a second run whose deltas are computed),
+# and the observation store's size on disk. Each step is timed with
 # /usr/bin/time -v (wall time and peak RSS).
 #
 #   bash bench/operator_pipeline.sh
@@ -42,11 +43,10 @@ ROWS=$(($(wc -l < "$FILE") - 1))
 cat "$FILE" > /dev/null   # into the page cache
 echo "file: $(basename "$FILE"), $ROWS rows, $(du -h "$FILE" | cut -f1)"
 "$CEIR" --data "$DATA" import tac "$SIM/gsma_tac_db.txt" > /dev/null
-for l in stolen registration pairing golden barred barred_tac monitoring; do
-  "$CEIR" --data "$DATA" import "${l/_/-}" "$SIM/AZ/lists/$l.csv" > /dev/null
-done
-
 printf '%-28s %12s %12s\n' step wall peak
+for l in stolen registration pairing golden barred barred_tac monitoring; do
+  run "import $l ($(($(wc -l < "$SIM/AZ/lists/$l.csv") - 1)) rows)" "$CEIR" --data "$DATA" import "${l/_/-}" "$SIM/AZ/lists/$l.csv"
+done
 run "import operator" "$CEIR" --data "$DATA" import operator "$FILE"
 grep -E "rows [0-9]+|ACCEPTED" "$WORK/out.txt" | sed 's/^/    /'
 run "classify" "$CEIR" --data "$DATA" classify --date 2026-10-31

@@ -2,9 +2,9 @@
 //! barred TAC and monitoring, as full files or deltas with change types (DIRBS
 //! `etc/schema/*ListSchema.csvs` and `*ListDeltaSchema.csvs`).
 //!
-//! A file is read whole and checked before anything is applied: any bad row refuses the file and
-//! the error names the file, line, field, value and reason, and so does one key given twice with
-//! different values. Like DIRBS, ceir keeps every row of a list, whatever its status, keyed as
+//! A file is read row by row ([`for_each_row`]) and checked before anything is applied: any bad
+//! row refuses the file and the error names the file, line, field, value and reason, and so does
+//! one key given twice with different values. Like DIRBS, ceir keeps every row of a list, whatever its status, keyed as
 //! DIRBS keys it (a pairing by IMEI, IMSI and MSISDN): [`plan`] turns a file into the changes to
 //! one organisation's kept rows ([`KeptRow`]) and to its entries on the registry's lists that
 //! follow from them, checking what DIRBS checks (a delta's adds must be new, its removes and
@@ -19,11 +19,9 @@
 //! but put on no registry list, as DIRBS's classification ignores them; every pairing of one IMEI
 //! and IMSI is one exception entry, whatever its MSISDNs.
 
-use crate::error::{IngestError, RowError, MAX_ROW_ERRORS};
+use crate::error::{IngestError, RowError, RowErrors, MAX_ROW_ERRORS};
 use ceir_domain::ids::{Imei, Imsi, PairingMsisdn, Tac};
-use ceir_domain::lists::{
-    golden_hash, Country, EntryMeta, GoldenImei, ListKind, NewEntry, Reason, Subject,
-};
+use ceir_domain::lists::{golden_hash, Country, GoldenImei, ListKind, NewEntry, Reason, Subject};
 use ceir_domain::observe::Day;
 use ceir_domain::Timestamp;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -100,7 +98,7 @@ impl DirbsList {
     }
 
     /// The column naming the subject.
-    const fn key_column(self) -> &'static str {
+    pub(crate) const fn key_column(self) -> &'static str {
         match self {
             DirbsList::Registration => "approved_imei",
             DirbsList::Golden => "golden_imei",
@@ -140,7 +138,7 @@ impl DirbsList {
     /// Whether a row with these values puts its subject on the registry list: DIRBS's
     /// classification takes a stolen row whose status is empty or `blacklist`, a registration
     /// row whose status is empty or `whitelist`, and every row of the other lists.
-    fn lists(self, extra: &[String]) -> bool {
+    pub(crate) fn lists(self, extra: &[String]) -> bool {
         let status = |i: usize| {
             extra
                 .get(i)
@@ -156,7 +154,7 @@ impl DirbsList {
 
     /// The registry entry's note for a row with these values: a stolen row's reporting date,
     /// a registration row's device id.
-    fn note(self, extra: &[String]) -> Option<String> {
+    pub(crate) fn note(self, extra: &[String]) -> Option<String> {
         let value = |i: usize| extra.get(i).filter(|v| !v.is_empty());
         match self {
             DirbsList::Stolen => value(0)
@@ -366,6 +364,34 @@ pub fn read_list_from(
     list: DirbsList,
     delta: bool,
 ) -> Result<ListFile, IngestError> {
+    let mut rows = Vec::new();
+    let file = for_each_row(reader, name, list, delta, &mut |r| {
+        rows.push(r);
+        Ok(())
+    })?;
+    let mut errors = RowErrors::default();
+    conflicts(list, &rows, &mut |e| errors.push(e));
+    errors.check(&file)?;
+    Ok(ListFile {
+        file,
+        list,
+        delta,
+        rows,
+    })
+}
+
+/// Reads a list file row by row, handing each checked row to `each`, so that a list of any
+/// size is read in bounded memory; returns the name errors give the file (an archive member's
+/// with its archive's). Any bad row refuses the file (the rows handed over before it are to be
+/// dropped); a key repeated with other values is for the caller to find (see [`conflicts`] and
+/// [`crate::dirbs_merge`]).
+pub fn for_each_row(
+    reader: impl Read,
+    name: &str,
+    list: DirbsList,
+    delta: bool,
+    each: &mut dyn FnMut(ListRow) -> std::io::Result<()>,
+) -> Result<String, IngestError> {
     let io_err = |source| IngestError::Io {
         file: name.to_owned(),
         source,
@@ -383,7 +409,9 @@ pub fn read_list_from(
             name,
             list,
             delta,
-        )
+            each,
+        )?;
+        Ok(name.to_owned())
     } else if crate::archive::is_zip(&head) {
         let mut bytes = Vec::new();
         rest.take(crate::tac::MAX_ZIP_BYTES)
@@ -396,14 +424,12 @@ pub fn read_list_from(
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_err)?;
         let entry = crate::archive::single_member(&archive, name)?;
         let inner = archive.by_name(&entry).map_err(zip_err)?;
-        parse(
-            BufReader::new(inner),
-            &format!("{name}!/{entry}"),
-            list,
-            delta,
-        )
+        let file = format!("{name}!/{entry}");
+        parse(BufReader::new(inner), &file, list, delta, each)?;
+        Ok(file)
     } else {
-        parse(rest, name, list, delta)
+        parse(rest, name, list, delta, each)?;
+        Ok(name.to_owned())
     }
 }
 
@@ -535,7 +561,8 @@ fn parse(
     file: &str,
     list: DirbsList,
     delta: bool,
-) -> Result<ListFile, IngestError> {
+    each: &mut dyn FnMut(ListRow) -> std::io::Result<()>,
+) -> Result<(), IngestError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -556,16 +583,7 @@ fn parse(
     let cols = header(&names, file, list, delta)?;
     let col_names: Vec<String> = names.iter().map(|n| n.trim().to_owned()).collect();
     let name_of = |i: usize| col_names.get(i).cloned().unwrap_or_default();
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    let mut more = 0u64;
-    let mut fail = |e: RowError| {
-        if errors.len() < MAX_ROW_ERRORS {
-            errors.push(e);
-        } else {
-            more += 1;
-        }
-    };
+    let mut errors = RowErrors::default();
     for rec in records {
         let rec = match rec {
             Ok(r) => r,
@@ -580,7 +598,7 @@ fn parse(
             continue;
         }
         if fields.len() != cols.width {
-            fail(RowError::new(
+            errors.push(RowError::new(
                 line,
                 "(row)",
                 &fields.join(","),
@@ -598,31 +616,22 @@ fn parse(
                 .cloned()
         };
         match row(list, &cols, &fields, line, get) {
-            Ok(r) => rows.push(r),
+            // Once the file is refused, its rows are not needed.
+            Ok(r) if errors.is_empty() => each(r).map_err(|source| IngestError::Io {
+                file: file.to_owned(),
+                source,
+            })?,
+            Ok(_) => {}
             Err((col, reason)) => {
                 let (field, value) = match col {
                     Some(i) => (name_of(i), fields.get(i).cloned().unwrap_or_default()),
                     None => ("(row)".to_owned(), fields.join(",")),
                 };
-                fail(RowError::new(line, field, &value, reason));
+                errors.push(RowError::new(line, field, &value, reason));
             }
         }
     }
-    conflicts(list, &rows, &mut fail);
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.line);
-        return Err(IngestError::Rows {
-            file: file.to_owned(),
-            errors,
-            more,
-        });
-    }
-    Ok(ListFile {
-        file: file.to_owned(),
-        list,
-        delta,
-        rows,
-    })
+    errors.check(file)
 }
 
 fn csv_err(file: &str, e: &csv::Error) -> IngestError {
@@ -773,32 +782,6 @@ fn conflicts(list: DirbsList, rows: &[ListRow], fail: &mut dyn FnMut(RowError)) 
     }
 }
 
-/// A subject in the registry's order (IMEI body, then IMSI), so plans come out sorted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Ordered(Subject);
-
-impl Ordered {
-    fn key(&self) -> (u64, u64) {
-        match self.0 {
-            Subject::Imei(i) => (i.body(), 0),
-            Subject::Pair(i, s) => (i.body(), s.key()),
-            Subject::Tac(t) => (u64::from(t.get()), 0),
-        }
-    }
-}
-
-impl PartialOrd for Ordered {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Ordered {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
-    }
-}
-
 /// An entry an organisation holds on the registry list a DIRBS list maps to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
@@ -844,82 +827,16 @@ impl Plan {
     }
 }
 
-/// The list after the file: for a full file, its rows; for a delta, `kept` with its changes,
-/// with DIRBS's delta checks (an add must be new; a remove or an update must be of a row on the
-/// list; a key may change once).
-fn next_rows(
-    file: &ListFile,
-    kept: &BTreeMap<ListKey, Vec<String>>,
-    p: &mut Plan,
-    fail: &mut dyn FnMut(RowError),
-) -> BTreeMap<ListKey, Vec<String>> {
-    let field = file.list.key_column();
-    if !file.delta {
-        let mut next = BTreeMap::new();
-        for r in &file.rows {
-            // Conflicting values were refused when the file was read.
-            if next.insert(r.key.clone(), r.extra.clone()).is_some() {
-                p.duplicates += 1;
-            } else if !r.active {
-                p.inactive += 1;
-            }
-        }
-        return next;
-    }
-    let mut next = kept.clone();
-    let mut seen: HashMap<&ListKey, (ChangeType, u64)> = HashMap::new();
-    for r in &file.rows {
-        let change = r.change.unwrap_or(ChangeType::Add);
-        if let Some((c, first)) = seen.get(&r.key) {
-            if *c != change {
-                fail(RowError::new(
-                    r.line,
-                    field,
-                    &r.raw,
-                    format!(
-                        "changed twice in one delta: {} on line {first}, {} here",
-                        c.as_str(),
-                        change.as_str()
-                    ),
-                ));
-            } else {
-                p.duplicates += 1;
-            }
-            continue;
-        }
-        seen.insert(&r.key, (change, r.line));
-        let present = kept.contains_key(&r.key);
-        let refuse =
-            |why: &str| RowError::new(r.line, field, &r.raw, format!("{}: {why}", change.as_str()));
-        match change {
-            ChangeType::Add if present => fail(refuse(&format!(
-                "already on the {} list (was this delta imported before?)",
-                file.list
-            ))),
-            ChangeType::Remove | ChangeType::Update if !present => fail(refuse(&format!(
-                "not on the {} list: cannot {} records not in the list (was this delta imported \
-                 before?)",
-                file.list,
-                change.as_str()
-            ))),
-            ChangeType::Add | ChangeType::Update => {
-                p.inactive += u64::from(!r.active);
-                p.unchanged += u64::from(kept.get(&r.key) == Some(&r.extra));
-                next.insert(r.key.clone(), r.extra.clone());
-            }
-            ChangeType::Remove => {
-                next.remove(&r.key);
-            }
-        }
-    }
-    next
-}
-
 /// The changes that make one organisation's rows of this list, and its registry entries from
 /// them, match the file: for a full file, the diff against `kept`; for a delta, its change
-/// types, with DIRBS's delta checks. `held` are the organisation's entries on the registry list
-/// the DIRBS list maps to. `size` is the import size check's threshold ([`DirbsList::threshold`]
-/// by default); `None` (`--force`) skips it.
+/// types, with DIRBS's delta checks (an add must be new; a remove or an update must be of a row
+/// on the list; a key may change once). `held` are the organisation's entries on the registry
+/// list the DIRBS list maps to. `size` is the import size check's threshold
+/// ([`DirbsList::threshold`] by default); `None` (`--force`) skips it.
+///
+/// The file, the kept rows and the entries are walked subject by subject through a
+/// [`Merger`](crate::dirbs_merge::Merger), as the importer walks them from disk and the store;
+/// a delta visits only the subjects it names.
 pub fn plan(
     file: &ListFile,
     kept: &[KeptRow],
@@ -928,7 +845,8 @@ pub fn plan(
     now: Timestamp,
     size: Option<SizeThreshold>,
 ) -> Result<Plan, IngestError> {
-    let Some((kind, reason)) = file.list.target() else {
+    use crate::dirbs_merge::{subject_order, Merger, SortedList};
+    let Some(mut m) = Merger::new(file.list, file.delta, country, now) else {
         return Err(IngestError::Rows {
             file: file.file.clone(),
             errors: vec![RowError::new(
@@ -940,106 +858,59 @@ pub fn plan(
             more: 0,
         });
     };
-    let list = file.list;
-    let marker = list.reference();
-    let mine: HashMap<Subject, Option<&str>> = held
-        .iter()
-        .filter(|h| h.reference.as_deref() == Some(marker))
-        .map(|h| (h.subject, h.note.as_deref()))
-        .collect();
-    let elsewhere: HashSet<Subject> = held
-        .iter()
-        .filter(|h| h.reference.as_deref() != Some(marker))
-        .map(|h| h.subject)
-        .collect();
-    let old: BTreeMap<ListKey, Vec<String>> = kept
-        .iter()
-        .map(|k| (k.key.clone(), k.extra.clone()))
-        .collect();
-    let mut p = Plan {
-        before: old.len() as u64,
-        ..Plan::default()
-    };
-    let mut errors = Vec::new();
-    let mut more = 0u64;
-    let mut fail = |e: RowError| {
-        if errors.len() < MAX_ROW_ERRORS {
-            errors.push(e);
+    let mut rows = SortedList::from_rows(&file.file, file.rows.clone());
+    let at = |k: &ListKey| k.subject().map(subject_order);
+    let mut kept: Vec<&KeptRow> = kept.iter().collect();
+    kept.sort_by_key(|k| at(&k.key));
+    let mut held: Vec<&Held> = held.iter().collect();
+    held.sort_by_key(|h| subject_order(h.subject));
+    let (mut k, mut h) = (0usize, 0usize);
+    loop {
+        let from_file = rows.peek()?;
+        let next = if file.delta {
+            from_file
         } else {
-            more += 1;
+            [
+                from_file,
+                kept.get(k).and_then(|r| at(&r.key)),
+                held.get(h).map(|e| subject_order(e.subject)),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+        };
+        let Some(next) = next else { break };
+        let mine = if from_file == Some(next) {
+            rows.next_subject()?
+        } else {
+            Vec::new()
+        };
+        while kept.get(k).is_some_and(|r| at(&r.key) < Some(next)) {
+            k += 1;
         }
-    };
-    let next = next_rows(file, &old, &mut p, &mut fail);
-    for (key, extra) in &next {
-        match old.get(key) {
-            // A delta's untouched rows are not its rows: it counts its own (`next_rows`).
-            Some(was) if was == extra => p.unchanged += u64::from(!file.delta),
-            _ => p.upsert.push(KeptRow {
-                key: key.clone(),
-                extra: extra.clone(),
-            }),
+        let mut old = Vec::new();
+        while let Some(r) = kept.get(k).filter(|r| at(&r.key) == Some(next)) {
+            old.push((*r).clone());
+            k += 1;
         }
-    }
-    p.delete = old
-        .keys()
-        .filter(|k| !next.contains_key(k))
-        .cloned()
-        .collect();
-    p.after = next.len() as u64;
-
-    // The registry: a subject is listed while a row that lists it is kept (a pairing's IMEI and
-    // IMSI while any of its MSISDNs is).
-    let mut wanted: BTreeMap<Ordered, Option<String>> = BTreeMap::new();
-    for (key, extra) in &next {
-        if let Some(s) = key.subject().filter(|_| list.lists(extra)) {
-            wanted.entry(Ordered(s)).or_insert_with(|| list.note(extra));
+        while held.get(h).is_some_and(|e| subject_order(e.subject) < next) {
+            h += 1;
         }
-    }
-    let entry = |subject: Subject, note: Option<String>| -> Result<NewEntry, String> {
-        NewEntry::new(
-            kind,
-            subject,
-            EntryMeta {
-                reason,
-                reference: Some(marker.to_owned()),
-                country,
-                expires_at: None,
-                note,
-            },
-            now,
-        )
-        .map_err(|e| e.to_string())
-    };
-    let field = list.key_column();
-    let mut gone: Vec<Ordered> = mine
-        .keys()
-        .map(|s| Ordered(*s))
-        .filter(|s| !wanted.contains_key(s))
-        .collect();
-    gone.sort();
-    for (Ordered(s), note) in wanted {
-        match mine.get(&s) {
-            Some(old_note) if *old_note == note.as_deref() => {}
-            None if elsewhere.contains(&s) => p.held_elsewhere += 1,
-            _ => match entry(s, note) {
-                Ok(e) => p.add.push(e),
-                Err(reason) => fail(RowError::new(0, field, &format!("{s:?}"), reason)),
-            },
+        let entry = held
+            .get(h)
+            .copied()
+            .filter(|e| subject_order(e.subject) == next);
+        h += usize::from(entry.is_some());
+        let subject = mine
+            .first()
+            .and_then(|r| r.key.subject())
+            .or_else(|| old.first().and_then(|r| r.key.subject()))
+            .or(entry.map(|e| e.subject));
+        if let Some(subject) = subject {
+            m.subject(subject, &mine, old, entry);
         }
     }
-    p.remove = gone.into_iter().map(|o| o.0).collect();
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.line);
-        return Err(IngestError::Rows {
-            file: file.file.clone(),
-            errors,
-            more,
-        });
-    }
-    if let Some(t) = size {
-        check_size(&file.file, list, p.before, p.after, t)?;
-    }
-    Ok(p)
+    m.finish(&file.file, kept.len() as u64, size)
 }
 
 /// DIRBS's import size check: a list may not shrink below its threshold in one import.

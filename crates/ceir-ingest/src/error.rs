@@ -187,3 +187,37 @@ mod tests {
         assert_eq!(e.file(), "t.txt");
     }
 }
+
+/// Row errors as they are found: the first [`MAX_ROW_ERRORS`] kept, the rest counted.
+#[derive(Debug, Default)]
+pub struct RowErrors {
+    errors: Vec<RowError>,
+    more: u64,
+}
+
+impl RowErrors {
+    pub fn push(&mut self, e: RowError) {
+        if self.errors.len() < MAX_ROW_ERRORS {
+            self.errors.push(e);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `Ok` if there were none, else the file's refusal with its errors in line order.
+    pub fn check(mut self, file: &str) -> Result<(), IngestError> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        self.errors.sort_by_key(|e| e.line);
+        Err(IngestError::Rows {
+            file: file.to_owned(),
+            errors: self.errors,
+            more: self.more,
+        })
+    }
+}

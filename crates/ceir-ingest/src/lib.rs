@@ -3,6 +3,7 @@
 
 mod archive;
 pub mod dirbs_lists;
+pub mod dirbs_merge;
 pub mod error;
 mod lines;
 pub mod operator;

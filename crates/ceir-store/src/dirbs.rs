@@ -54,8 +54,49 @@ pub struct GoldenReport {
     pub total: u64,
 }
 
+/// A DIRBS list import in progress: one transaction that reads the organisation's rows of the
+/// list and its registry entries in pages, and writes the changes in batches, so that a list of
+/// any size is imported in bounded memory. Nothing is visible to others until
+/// [`DirbsImport::commit`]; dropping it rolls everything back.
+#[async_trait::async_trait]
+pub trait DirbsImport: Send {
+    /// How many rows of the list the organisation held when the import began.
+    async fn kept_count(&mut self) -> Result<u64>;
+    /// At most `limit` of the organisation's rows of the list, after `after` (`None`: from the
+    /// first), ordered by subject and then MSISDN as the database orders them.
+    async fn kept_after(&mut self, after: Option<&DirbsRow>, limit: usize)
+        -> Result<Vec<DirbsRow>>;
+    /// The organisation's rows of the list about these subjects, in no particular order.
+    async fn kept_of(&mut self, subjects: &[Subject]) -> Result<Vec<DirbsRow>>;
+    /// At most `limit` of the organisation's entries on the registry list, after `after`, in
+    /// subject order.
+    async fn held_after(&mut self, after: Option<Subject>, limit: usize) -> Result<Vec<Entry>>;
+    /// The organisation's entries on the registry list about these subjects, in no particular
+    /// order.
+    async fn held_of(&mut self, subjects: &[Subject]) -> Result<Vec<Entry>>;
+    /// Applies one batch: registry changes (with the rules of [`crate::Store::apply`]), then rows
+    /// removed and rows written. A batch must not touch a subject a later page will return.
+    async fn apply(
+        &mut self,
+        changes: &[ListChange],
+        upsert: &[DirbsRow],
+        delete: &[(Subject, Option<PairingMsisdn>)],
+    ) -> Result<()>;
+    /// Writes the import's audit record and commits.
+    async fn commit(self: Box<Self>) -> Result<ApplyReport>;
+}
+
 #[async_trait::async_trait]
 pub trait DirbsListStore: Send + Sync {
+    /// Begins a DIRBS list import of `list` (whose subjects go on the registry list `kind`) as
+    /// the acting organisation: see [`DirbsImport`].
+    async fn begin_dirbs_import(
+        &self,
+        list: &str,
+        kind: ListKind,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<Box<dyn DirbsImport>>;
     /// Every entry of a list as (subject, reason), in one query: a subject listed by several
     /// organisations appears once per organisation.
     async fn list_subjects(&self, list: ListKind) -> Result<Vec<(Subject, Reason)>>;

@@ -16,7 +16,9 @@ pub mod testkit;
 pub use accounts::{AccountStore, NewUser, OidcIdentity, OpenedSession, Session, User};
 pub use audit::{AuditFilter, AuditStore};
 pub use cases::CaseStore;
-pub use dirbs::{DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenReport};
+pub use dirbs::{
+    DirbsImport, DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenReport,
+};
 pub use imports::{DaySketch, ImportJob, ImportStore, Verdict};
 pub use machine::MachineStore;
 pub use sql::{SqlStore, StoreConfig};

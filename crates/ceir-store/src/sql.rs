@@ -57,8 +57,6 @@ macro_rules! on_pool {
 mod audit;
 mod accounts;
 mod cases;
-#[macro_use]
-mod dirbs;
 mod imports;
 mod machine;
 
@@ -537,8 +535,153 @@ fn is_legacy_token(s: &str) -> bool {
             .all(|(i, c)| i < 5 || i == 15 || c.is_ascii_alphanumeric())
 }
 
+/// Applies one chunk of registry changes (at most [`CHUNK`]) inside the open transaction `$tx`
+/// (a connection): loads every entry of the chunk's subjects, applies the rules, and writes the net
+/// effect, the history rows and the feed counter. `$base` numbers the chunk's changes in errors.
+/// A macro, as `on_pool!` bodies are: it expands once per engine.
+macro_rules! apply_chunk {
+    ($tx:expr, $chunk:expr, $base:expr, $actor:expr, $now:expr, $removal:expr, $collect:expr, $report:expr, $first_seq:expr, $is_pg:expr) => {{
+        let chunk: &[ListChange] = $chunk;
+        let mut w = Working::default();
+        let subjects: Vec<u64> = chunk
+            .iter()
+            .map(|c| match c {
+                ListChange::Add(e) => subject_key(e.subject).0,
+                ListChange::Remove { subject, .. } => subject_key(*subject).0,
+            })
+            .filter(|s| w.loaded.insert(*s))
+            .collect();
+        for part in subjects.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT {ENTRY_COLS} FROM list_entry WHERE subject IN ({})",
+                (1..=part.len()).map(|n| if $is_pg { format!("${n}") } else { "?".to_owned() }).collect::<Vec<_>>().join(",")
+            );
+            let mut q = sqlx::query_as::<_, EntryRow>(&sql);
+            for s in part {
+                q = q.bind(i(*s));
+            }
+            for row in q.fetch_all(&mut *$tx).await? {
+                let (key, org, data) = row.data()?;
+                w.map.entry(key).or_default().insert(org, data);
+            }
+        }
+        for (n, c) in chunk.iter().enumerate() {
+            w.change($base + n, c, $actor, $now, $removal, &mut *$report)?;
+        }
+        if !w.history.is_empty() {
+            let count = w.history.len() as i64;
+            let end: i64 = sqlx::query("UPDATE feed_counter SET seq = seq + $1 WHERE id = 1 RETURNING seq")
+                .bind(count)
+                .fetch_one(&mut *$tx)
+                .await?
+                .try_get(0)?;
+            let first = end - count + 1;
+            $first_seq.get_or_insert(u(first));
+            // Net effect per (key, org): the last history row that touched it.
+            let mut last: HashMap<(Key, String), usize> = HashMap::new();
+            for (key, org, h) in w.touched.drain(..) {
+                last.insert((key, org), h);
+            }
+            let mut upserts = Vec::new();
+            for ((key, org), h) in &last {
+                let seq = first + *h as i64;
+                match w.map.get(key).and_then(|m| m.get(org)) {
+                    Some(d) => upserts.push((*key, org.clone(), d.clone(), seq)),
+                    None => {
+                        sqlx::query("DELETE FROM list_entry WHERE list = $1 AND subject = $2 AND imsi = $3 AND org = $4")
+                            .bind(key.0.as_str())
+                            .bind(i(key.1))
+                            .bind(i(key.2))
+                            .bind(org)
+                            .execute(&mut *$tx)
+                            .await?;
+                    }
+                }
+            }
+            for part in upserts.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO list_entry ({ENTRY_COLS}) VALUES {} ON CONFLICT (list, subject, imsi, org) DO UPDATE SET \
+                     reason = excluded.reason, reference = excluded.reference, country = excluded.country, note = excluded.note, \
+                     created_by = excluded.created_by, created_at = excluded.created_at, expires_at = excluded.expires_at, seq = excluded.seq",
+                    placeholders(part.len(), 12, $is_pg)
+                );
+                let mut q = sqlx::query(&sql);
+                for (key, org, d, seq) in part {
+                    q = q
+                        .bind(key.0.as_str())
+                        .bind(i(key.1))
+                        .bind(i(key.2))
+                        .bind(org.clone())
+                        .bind(d.reason.as_str())
+                        .bind(d.reference.clone())
+                        .bind(d.country.as_str().to_owned())
+                        .bind(d.note.clone())
+                        .bind(d.created_by.clone())
+                        .bind(d.created_at)
+                        .bind(d.expires_at)
+                        .bind(*seq);
+                }
+                q.execute(&mut *$tx).await?;
+            }
+            for (part_no, part) in w.history.chunks(CHUNK).enumerate() {
+                let sql = format!("INSERT INTO list_history ({HISTORY_COLS}) VALUES {}", placeholders(part.len(), 15, $is_pg));
+                let mut q = sqlx::query(&sql);
+                for (n, h) in part.iter().enumerate() {
+                    let seq = first + (part_no * CHUNK + n) as i64;
+                    q = q
+                        .bind(seq)
+                        .bind($now.0)
+                        .bind(h.action.as_str())
+                        .bind(h.key.0.as_str())
+                        .bind(i(h.key.1))
+                        .bind(i(h.key.2))
+                        .bind(h.org.clone())
+                        .bind($actor.org.clone())
+                        .bind($actor.user.clone())
+                        .bind(h.data.reason.as_str())
+                        .bind(h.data.reference.clone())
+                        .bind(h.data.country.as_str().to_owned())
+                        .bind(h.note.clone().or_else(|| h.data.note.clone()))
+                        .bind(h.data.expires_at)
+                        .bind(i(h.state_after));
+                    if $collect {
+                        $report.updates.push(IndexUpdate {
+                            seq: u(seq),
+                            list: h.key.0,
+                            subject: h.key.1,
+                            imsi: h.key.2,
+                            state_after: h.state_after,
+                        });
+                    }
+                }
+                q.execute(&mut *$tx).await?;
+            }
+            $report.last_seq = u(end);
+        }
+    }};
+}
+
+/// Before the commit of changes in `$tx`: the report's feed position (the current one if the
+/// changes wrote no history), and on PostgreSQL the notification that wakes feed followers.
+macro_rules! finish_feed {
+    ($tx:expr, $report:expr, $is_pg:expr) => {{
+        if $report.last_seq == 0 {
+            $report.last_seq = u(sqlx::query("SELECT seq FROM feed_counter WHERE id = 1")
+                .fetch_one(&mut *$tx)
+                .await?
+                .try_get(0)?);
+        } else if $is_pg {
+            // Delivered on commit, so woken followers always find the rows.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(FEED_CHANNEL)
+                .bind($report.last_seq.to_string())
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
 impl SqlStore {
-    /// `rows`: a DIRBS list import, whose rows are written in the same transaction.
     async fn apply_inner(
         &self,
         changes: &[ListChange],
@@ -546,27 +689,9 @@ impl SqlStore {
         now: Timestamp,
         collect: bool,
         removal: Action,
-        rows: Option<&DirbsListImport<'_>>,
     ) -> Result<ApplyReport> {
         let actor = &by.actor;
-        let lists = changes
-            .iter()
-            .map(ListChange::list)
-            .chain(rows.map(|r| r.kind));
-        for (index, list) in lists.enumerate() {
-            if !actor.can(Capability::to_change(list)) {
-                return Err(StoreError::Rule {
-                    index,
-                    source: ceir_domain::lists::RuleError::Subject(format!(
-                        "{} ({}, {}) may not change the {} list",
-                        actor.org,
-                        actor.org_kind,
-                        actor.role.as_str(),
-                        list
-                    )),
-                });
-            }
-        }
+        may_change(actor, changes.iter().map(ListChange::list), 0)?;
         let is_pg = matches!(self.pool, Pool::Postgres(_));
         on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
@@ -575,146 +700,35 @@ impl SqlStore {
             let mut report = ApplyReport::default();
             let mut first_seq: Option<u64> = None;
             for (chunk_no, chunk) in changes.chunks(CHUNK).enumerate() {
-                let mut w = Working::default();
-                let subjects: Vec<u64> = chunk
-                    .iter()
-                    .map(|c| match c {
-                        ListChange::Add(e) => subject_key(e.subject).0,
-                        ListChange::Remove { subject, .. } => subject_key(*subject).0,
-                    })
-                    .filter(|s| w.loaded.insert(*s))
-                    .collect();
-                for part in subjects.chunks(CHUNK) {
-                    let sql = format!(
-                        "SELECT {ENTRY_COLS} FROM list_entry WHERE subject IN ({})",
-                        (1..=part.len()).map(|n| if is_pg { format!("${n}") } else { "?".to_owned() }).collect::<Vec<_>>().join(",")
-                    );
-                    let mut q = sqlx::query_as::<_, EntryRow>(&sql);
-                    for s in part {
-                        q = q.bind(i(*s));
-                    }
-                    for row in q.fetch_all(&mut *tx).await? {
-                        let (key, org, data) = row.data()?;
-                        w.map.entry(key).or_default().insert(org, data);
-                    }
-                }
-                for (n, c) in chunk.iter().enumerate() {
-                    w.change(chunk_no * CHUNK + n, c, actor, now, removal, &mut report)?;
-                }
-                if w.history.is_empty() {
-                    continue;
-                }
-                let count = w.history.len() as i64;
-                let end: i64 = sqlx::query("UPDATE feed_counter SET seq = seq + $1 WHERE id = 1 RETURNING seq")
-                    .bind(count)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
-                let first = end - count + 1;
-                first_seq.get_or_insert(u(first));
-                // Net effect per (key, org): the last history row that touched it.
-                let mut last: HashMap<(Key, String), usize> = HashMap::new();
-                for (key, org, h) in w.touched.drain(..) {
-                    last.insert((key, org), h);
-                }
-                let mut upserts = Vec::new();
-                for ((key, org), h) in &last {
-                    let seq = first + *h as i64;
-                    match w.map.get(key).and_then(|m| m.get(org)) {
-                        Some(d) => upserts.push((*key, org.clone(), d.clone(), seq)),
-                        None => {
-                            sqlx::query("DELETE FROM list_entry WHERE list = $1 AND subject = $2 AND imsi = $3 AND org = $4")
-                                .bind(key.0.as_str())
-                                .bind(i(key.1))
-                                .bind(i(key.2))
-                                .bind(org)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                    }
-                }
-                for part in upserts.chunks(CHUNK) {
-                    let sql = format!(
-                        "INSERT INTO list_entry ({ENTRY_COLS}) VALUES {} ON CONFLICT (list, subject, imsi, org) DO UPDATE SET \
-                         reason = excluded.reason, reference = excluded.reference, country = excluded.country, note = excluded.note, \
-                         created_by = excluded.created_by, created_at = excluded.created_at, expires_at = excluded.expires_at, seq = excluded.seq",
-                        placeholders(part.len(), 12, is_pg)
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for (key, org, d, seq) in part {
-                        q = q
-                            .bind(key.0.as_str())
-                            .bind(i(key.1))
-                            .bind(i(key.2))
-                            .bind(org.clone())
-                            .bind(d.reason.as_str())
-                            .bind(d.reference.clone())
-                            .bind(d.country.as_str().to_owned())
-                            .bind(d.note.clone())
-                            .bind(d.created_by.clone())
-                            .bind(d.created_at)
-                            .bind(d.expires_at)
-                            .bind(*seq);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-                for (part_no, part) in w.history.chunks(CHUNK).enumerate() {
-                    let sql = format!("INSERT INTO list_history ({HISTORY_COLS}) VALUES {}", placeholders(part.len(), 15, is_pg));
-                    let mut q = sqlx::query(&sql);
-                    for (n, h) in part.iter().enumerate() {
-                        let seq = first + (part_no * CHUNK + n) as i64;
-                        q = q
-                            .bind(seq)
-                            .bind(now.0)
-                            .bind(h.action.as_str())
-                            .bind(h.key.0.as_str())
-                            .bind(i(h.key.1))
-                            .bind(i(h.key.2))
-                            .bind(h.org.clone())
-                            .bind(actor.org.clone())
-                            .bind(actor.user.clone())
-                            .bind(h.data.reason.as_str())
-                            .bind(h.data.reference.clone())
-                            .bind(h.data.country.as_str().to_owned())
-                            .bind(h.note.clone().or_else(|| h.data.note.clone()))
-                            .bind(h.data.expires_at)
-                            .bind(i(h.state_after));
-                        if collect {
-                            report.updates.push(IndexUpdate {
-                                seq: u(seq),
-                                list: h.key.0,
-                                subject: h.key.1,
-                                imsi: h.key.2,
-                                state_after: h.state_after,
-                            });
-                        }
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-                report.last_seq = u(end);
+                apply_chunk!(tx, chunk, chunk_no * CHUNK, actor, now, removal, collect, &mut report, first_seq, is_pg);
             }
-            let mut detail = audit::list_detail(&report, first_seq);
-            let (mut action, mut object) = (list_action(changes, removal), list_object(changes));
-            if let Some(d) = rows {
-                write_dirbs_rows!(tx, d, actor.org.as_str(), is_pg);
-                detail = audit::dirbs_detail(&report, first_seq, d);
-                if changes.is_empty() {
-                    // Rows whose status lists nothing change no entry, and are still a change.
-                    (action, object) = (AuditAction::ListChange, ObjectRef::list(d.kind));
-                }
-            }
-            let entry = AuditEntry::new(by, action, object, detail);
+            let detail = audit::list_detail(&report, first_seq);
+            let entry = AuditEntry::new(by, list_action(changes, removal), list_object(changes), detail);
             audit_append!(tx, entry, now);
-            if report.last_seq == 0 {
-                report.last_seq = u(sqlx::query("SELECT seq FROM feed_counter WHERE id = 1").fetch_one(&mut *tx).await?.try_get(0)?);
-            } else if is_pg {
-                // Delivered on commit, so woken followers always find the rows.
-                sqlx::query("SELECT pg_notify($1, $2)").bind(FEED_CHANNEL).bind(report.last_seq.to_string()).execute(&mut *tx).await?;
-            }
+            finish_feed!(tx, report, is_pg);
             tx.commit().await?;
             Ok(report)
         })
     }
+}
+
+/// Refuses changes to a list the actor may not change; `base` numbers the first in the error.
+fn may_change(actor: &Actor, lists: impl Iterator<Item = ListKind>, base: usize) -> Result<()> {
+    for (n, list) in lists.enumerate() {
+        if !actor.can(Capability::to_change(list)) {
+            return Err(StoreError::Rule {
+                index: base + n,
+                source: ceir_domain::lists::RuleError::Subject(format!(
+                    "{} ({}, {}) may not change the {} list",
+                    actor.org,
+                    actor.org_kind,
+                    actor.role.as_str(),
+                    list
+                )),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
@@ -813,7 +827,7 @@ impl Store for SqlStore {
         now: Timestamp,
         collect_updates: bool,
     ) -> Result<ApplyReport> {
-        self.apply_inner(changes, by, now, collect_updates, Action::Remove, None)
+        self.apply_inner(changes, by, now, collect_updates, Action::Remove)
             .await
     }
 
@@ -845,7 +859,6 @@ impl Store for SqlStore {
             now,
             true,
             Action::Expire,
-            None,
         )
         .await
     }
@@ -1421,3 +1434,6 @@ impl Store for SqlStore {
         }
     }
 }
+
+// After the macros it uses.
+mod dirbs;

@@ -5,12 +5,15 @@
 use anyhow::{Context, Result};
 use ceir_domain::audit::AuditContext;
 use ceir_domain::lists::Country;
+use ceir_domain::lists::{ListKind, Subject};
 use ceir_domain::{Clock, SystemClock, Timestamp};
 use ceir_ingest::dirbs_lists::{
-    plan, plan_golden, read_list, DirbsList, Held, KeptRow, ListKey, SizeThreshold,
+    plan_golden, read_list, DirbsList, Held, KeptRow, ListKey, ListRow, SizeThreshold,
 };
-use ceir_store::{DirbsListImport, DirbsRow, ListChange, Store};
+use ceir_ingest::dirbs_merge::{sort_list, subject_order, Merger, SortedList};
+use ceir_store::{DirbsImport, DirbsRow, Entry, ListChange, Store};
 use clap::Subcommand;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -119,7 +122,31 @@ impl ListOptions {
     }
 }
 
-/// Reads, checks and applies one list file in one transaction.
+/// How much an import holds in memory at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// Kept rows and registry entries read per query.
+    pub page: usize,
+    /// Changes written per batch, and file subjects per delta chunk.
+    pub batch: usize,
+    /// File rows sorted in memory before a run goes to disk.
+    pub segment_rows: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            page: 10_000,
+            batch: 20_000,
+            segment_rows: ceir_ingest::dirbs_merge::SEGMENT_ROWS,
+        }
+    }
+}
+
+/// Reads, checks and applies one list file in one transaction, in bounded memory: the file is
+/// sorted on disk into the store's order and merged, subject by subject, with the kept rows and
+/// the registry entries read in pages (a full file), or with those of the subjects it names (a
+/// delta); changes are written in batches and committed at the end, or not at all.
 pub async fn import(
     store: &dyn Store,
     list: DirbsList,
@@ -129,54 +156,54 @@ pub async fn import(
     country: Country,
     now: Timestamp,
 ) -> Result<Summary> {
+    import_tuned(store, list, file, opts, by, country, now, Tuning::default()).await
+}
+
+/// [`import`] with its memory bounds given.
+#[allow(clippy::too_many_arguments)]
+pub async fn import_tuned(
+    store: &dyn Store,
+    list: DirbsList,
+    file: &Path,
+    opts: &ListOptions,
+    by: &AuditContext,
+    country: Country,
+    now: Timestamp,
+    tuning: Tuning,
+) -> Result<Summary> {
     let ListOptions { delta, size } = *opts;
-    let path = file.to_owned();
-    let parsed = tokio::task::spawn_blocking(move || read_list(&path, list, delta)).await??;
     let mode = if delta { "delta" } else { "full" };
-    let rows = parsed.rows.len();
     let source = file.display().to_string();
     let Some((kind, _)) = list.target() else {
-        let current = store.golden_imeis().await?;
-        let (set, gp) = plan_golden(&parsed, &current, size)?;
-        if gp.added == 0 && gp.removed == 0 {
-            return Ok(Summary {
-                text: format!(
-                    "{source}: {rows} rows ({mode} golden list); no change, {} golden IMEIs",
-                    gp.after
-                ),
-                ..Summary::default()
-            });
-        }
-        let r = store.replace_golden(&set, &source, by, now).await?;
-        return Ok(Summary {
-            text: format!(
-                "{source}: {rows} rows ({mode} golden list); {} added, {} removed: {} golden IMEIs (was {})",
-                r.added, r.removed, r.total, r.previous
-            ),
-            added: r.added,
-            removed: r.removed,
-            updated: 0,
-        });
+        return import_golden(store, file, opts, by, now).await;
     };
+    let path = file.to_owned();
+    let mut sorted = tokio::task::spawn_blocking(move || {
+        sort_list(&path, list, delta, None, tuning.segment_rows)
+    })
+    .await??;
+    let rows = sorted.rows;
     let org = by.actor.org.as_str();
-    let held: Vec<Held> = store
-        .list_source(kind, org)
-        .await?
-        .into_iter()
-        .map(|e| Held {
-            subject: e.subject,
-            reference: e.reference,
-            note: e.note,
-        })
-        .collect();
-    let kept = store
-        .dirbs_rows(list.name(), kind, org)
-        .await?
-        .into_iter()
-        .map(|r| KeptRow::from_stored(list, r.subject, r.msisdn, &r.fields))
-        .collect::<Result<Vec<KeptRow>, String>>()
-        .map_err(|e| anyhow::anyhow!("the store's {list} list of {org}: {e}"))?;
-    let p = plan(&parsed, &kept, &held, country, now, size)?;
+    let mut tx = store.begin_dirbs_import(list.name(), kind, by, now).await?;
+    let before = tx.kept_count().await?;
+    let mut m = Merger::new(list, delta, country, now)
+        .with_context(|| format!("the {list} list has no registry list"))?;
+    let mut w = Writer {
+        list,
+        kind,
+        org: by.actor.org.clone(),
+        note: format!("not on the {list} list {}", file.display()),
+        source: source.clone(),
+        wrote: false,
+        tuning,
+    };
+    if delta {
+        walk_delta(tx.as_mut(), &mut sorted, &mut m, &mut w).await?;
+    } else {
+        walk_full(tx.as_mut(), &mut sorted, &mut m, &mut w).await?;
+    }
+    w.flush(tx.as_mut(), &mut m).await?;
+    let p = m.finish(&sorted.file, before, size)?;
     let mut notes = Vec::new();
     if p.unchanged > 0 {
         notes.push(format!("{} unchanged", p.unchanged));
@@ -198,7 +225,8 @@ pub async fn import(
     } else {
         format!(" ({})", notes.join(", "))
     };
-    if p.is_empty() {
+    if !w.wrote {
+        // Nothing to write: the transaction is dropped, and no audit record made.
         return Ok(Summary {
             text: format!(
                 "{source}: {rows} rows ({mode} {list} list); no change{notes}; {} rows on the {list} list of {org}",
@@ -207,41 +235,8 @@ pub async fn import(
             ..Summary::default()
         });
     }
-    let mut changes: Vec<ListChange> = p.add.iter().cloned().map(ListChange::Add).collect();
-    let note = format!("not on the {list} list {}", file.display());
-    changes.extend(p.remove.iter().map(|s| ListChange::Remove {
-        list: kind,
-        subject: *s,
-        owner: Some(by.actor.org.clone()),
-        note: Some(note.clone()),
-    }));
-    let stored = |k: &ListKey| {
-        k.subject()
-            .map(|s| (s, k.msisdn().cloned()))
-            .with_context(|| format!("{source}: a {list} row without a registry subject"))
-    };
-    let upsert = p
-        .upsert
-        .iter()
-        .map(|r| {
-            let (subject, msisdn) = stored(&r.key)?;
-            Ok(DirbsRow {
-                subject,
-                msisdn,
-                fields: r.fields(list),
-            })
-        })
-        .collect::<Result<Vec<DirbsRow>>>()?;
-    let delete = p.delete.iter().map(stored).collect::<Result<Vec<_>>>()?;
-    let import = DirbsListImport {
-        list: list.name(),
-        kind,
-        changes: &changes,
-        upsert: &upsert,
-        delete: &delete,
-    };
-    let r = store
-        .apply_dirbs_list(&import, by, now)
+    let r = tx
+        .commit()
         .await
         .with_context(|| format!("{source}: nothing was imported"))?;
     Ok(Summary {
@@ -254,6 +249,230 @@ pub async fn import(
         updated: r.updated,
         removed: r.removed,
     })
+}
+
+/// The golden list: hashes only, replaced whole.
+async fn import_golden(
+    store: &dyn Store,
+    file: &Path,
+    opts: &ListOptions,
+    by: &AuditContext,
+    now: Timestamp,
+) -> Result<Summary> {
+    let ListOptions { delta, size } = *opts;
+    let mode = if delta { "delta" } else { "full" };
+    let source = file.display().to_string();
+    let path = file.to_owned();
+    let parsed =
+        tokio::task::spawn_blocking(move || read_list(&path, DirbsList::Golden, delta)).await??;
+    let rows = parsed.rows.len();
+    let current = store.golden_imeis().await?;
+    let (set, gp) = plan_golden(&parsed, &current, size)?;
+    if gp.added == 0 && gp.removed == 0 {
+        return Ok(Summary {
+            text: format!(
+                "{source}: {rows} rows ({mode} golden list); no change, {} golden IMEIs",
+                gp.after
+            ),
+            ..Summary::default()
+        });
+    }
+    let r = store.replace_golden(&set, &source, by, now).await?;
+    Ok(Summary {
+        text: format!(
+            "{source}: {rows} rows ({mode} golden list); {} added, {} removed: {} golden IMEIs (was {})",
+            r.added, r.removed, r.total, r.previous
+        ),
+        added: r.added,
+        removed: r.removed,
+        updated: 0,
+    })
+}
+
+/// Writes what the merger decided, batch by batch.
+struct Writer {
+    list: DirbsList,
+    kind: ListKind,
+    org: String,
+    /// The note of an entry no row lists any more.
+    note: String,
+    source: String,
+    /// Whether anything was written.
+    wrote: bool,
+    tuning: Tuning,
+}
+
+impl Writer {
+    async fn flush(&mut self, tx: &mut dyn DirbsImport, m: &mut Merger) -> Result<()> {
+        let p = m.take();
+        if m.failed() || p.is_empty() {
+            // A refused row fails the import at the end: nothing more need be written.
+            return Ok(());
+        }
+        let mut changes: Vec<ListChange> = p.add.into_iter().map(ListChange::Add).collect();
+        changes.extend(p.remove.into_iter().map(|s| ListChange::Remove {
+            list: self.kind,
+            subject: s,
+            owner: Some(self.org.clone()),
+            note: Some(self.note.clone()),
+        }));
+        let (list, source) = (self.list, &self.source);
+        let stored = |k: &ListKey| {
+            k.subject()
+                .map(|s| (s, k.msisdn().cloned()))
+                .with_context(|| format!("{source}: a {list} row without a registry subject"))
+        };
+        let upsert = p
+            .upsert
+            .iter()
+            .map(|r| {
+                let (subject, msisdn) = stored(&r.key)?;
+                Ok(DirbsRow {
+                    subject,
+                    msisdn,
+                    fields: r.fields(list),
+                })
+            })
+            .collect::<Result<Vec<DirbsRow>>>()?;
+        let delete = p.delete.iter().map(stored).collect::<Result<Vec<_>>>()?;
+        tx.apply(&changes, &upsert, &delete)
+            .await
+            .with_context(|| format!("{source}: nothing was imported"))?;
+        self.wrote = true;
+        Ok(())
+    }
+
+    fn kept(&self, r: DirbsRow) -> Result<KeptRow> {
+        KeptRow::from_stored(self.list, r.subject, r.msisdn, &r.fields)
+            .map_err(|e| anyhow::anyhow!("the store's {} list of {}: {e}", self.list, self.org))
+    }
+}
+
+fn held(e: Entry) -> Held {
+    Held {
+        subject: e.subject,
+        reference: e.reference,
+        note: e.note,
+    }
+}
+
+/// A full file: every subject of the file, of the kept rows and of the organisation's entries,
+/// in the store's order. A page is read only once the previous one is used up, and every write
+/// is of a subject at or before the last one read, so pages never see the import's own writes.
+async fn walk_full(
+    tx: &mut dyn DirbsImport,
+    sorted: &mut SortedList,
+    m: &mut Merger,
+    w: &mut Writer,
+) -> Result<()> {
+    let mut kept: VecDeque<DirbsRow> = VecDeque::new();
+    let (mut kept_done, mut kept_last): (bool, Option<DirbsRow>) = (false, None);
+    let mut entries: VecDeque<Entry> = VecDeque::new();
+    let (mut held_done, mut held_last): (bool, Option<Subject>) = (false, None);
+    loop {
+        if kept.is_empty() && !kept_done {
+            let page = tx.kept_after(kept_last.as_ref(), w.tuning.page).await?;
+            kept_done = page.len() < w.tuning.page;
+            kept_last = page.last().cloned();
+            kept.extend(page);
+        }
+        if entries.is_empty() && !held_done {
+            let page = tx.held_after(held_last, w.tuning.page).await?;
+            held_done = page.len() < w.tuning.page;
+            held_last = page.last().map(|e| e.subject);
+            entries.extend(page);
+        }
+        let from_file = sorted.peek()?;
+        let next = [
+            from_file,
+            kept.front().map(|r| subject_order(r.subject)),
+            entries.front().map(|e| subject_order(e.subject)),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(next) = next else { break };
+        let rows = if from_file == Some(next) {
+            sorted.next_subject()?
+        } else {
+            Vec::new()
+        };
+        let mut old = Vec::new();
+        let mut subject = rows.first().and_then(|r| r.key.subject());
+        loop {
+            match kept.front() {
+                Some(r) if subject_order(r.subject) == next => {
+                    if let Some(r) = kept.pop_front() {
+                        subject = subject.or(Some(r.subject));
+                        old.push(w.kept(r)?);
+                    }
+                }
+                // A subject's rows may run on into the next page.
+                None if !kept_done => {
+                    let page = tx.kept_after(kept_last.as_ref(), w.tuning.page).await?;
+                    kept_done = page.len() < w.tuning.page;
+                    kept_last = page.last().cloned();
+                    kept.extend(page);
+                }
+                _ => break,
+            }
+        }
+        let entry = match entries.front() {
+            Some(e) if subject_order(e.subject) == next => entries.pop_front().map(held),
+            _ => None,
+        };
+        if let Some(s) = subject.or(entry.as_ref().map(|e| e.subject)) {
+            m.subject(s, &rows, old, entry.as_ref());
+        }
+        if m.pending() >= w.tuning.batch {
+            w.flush(tx, m).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A delta: only the subjects it names, with their kept rows and entries read per chunk.
+async fn walk_delta(
+    tx: &mut dyn DirbsImport,
+    sorted: &mut SortedList,
+    m: &mut Merger,
+    w: &mut Writer,
+) -> Result<()> {
+    loop {
+        let mut chunk: Vec<(Subject, Vec<ListRow>)> = Vec::new();
+        while chunk.len() < w.tuning.batch {
+            let rows = sorted.next_subject()?;
+            let Some(s) = rows.first().and_then(|r| r.key.subject()) else {
+                break;
+            };
+            chunk.push((s, rows));
+        }
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let subjects: Vec<Subject> = chunk.iter().map(|(s, _)| *s).collect();
+        let mut kept: HashMap<(u64, u64), Vec<KeptRow>> = HashMap::new();
+        for r in tx.kept_of(&subjects).await? {
+            let at = subject_order(r.subject);
+            kept.entry(at).or_default().push(w.kept(r)?);
+        }
+        let entries: HashMap<(u64, u64), Held> = tx
+            .held_of(&subjects)
+            .await?
+            .into_iter()
+            .map(|e| (subject_order(e.subject), held(e)))
+            .collect();
+        for (s, rows) in chunk {
+            let at = subject_order(s);
+            m.subject(
+                s,
+                &rows,
+                kept.remove(&at).unwrap_or_default(),
+                entries.get(&at),
+            );
+        }
+        w.flush(tx, m).await?;
+    }
 }
 
 #[cfg(test)]
@@ -517,7 +736,149 @@ mod tests {
         assert_eq!(s.feed_position().await.unwrap(), feed);
     }
 
+    /// The state an import leaves: the organisation's rows of the list and its entries.
+    async fn state(
+        s: &SqlStore,
+        list: DirbsList,
+    ) -> (Vec<DirbsRow>, Vec<(Subject, Option<String>)>) {
+        let (kind, _) = list.target().unwrap();
+        let rows = s
+            .dirbs_rows(list.name(), kind, "az-regulator")
+            .await
+            .unwrap();
+        let entries = s
+            .list_source(kind, "az-regulator")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.subject, e.note))
+            .collect();
+        (rows, entries)
+    }
+
+    fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    }
+
+    /// Imports with pages, batches and sort runs of a few rows end as the same imports done in
+    /// one piece: pairings with several MSISDNs per IMEI and IMSI (one subject's rows across
+    /// pages), registrations whose values change, full files and deltas, files out of order.
+    async fn small_pages_import_as_one_piece_does(s: &SqlStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = SqlStore::open(&ceir_store::StoreConfig::Sqlite {
+            path: dir.path().join("whole.db"),
+        })
+        .await
+        .unwrap();
+        let tiny = Tuning {
+            page: 3,
+            batch: 2,
+            segment_rows: 5,
+        };
+        let body = |n: u64| 35_000_000_000_000 + n * 7_919;
+        let pairing = |keep: &dyn Fn(u64) -> bool, extra: u64| -> Vec<String> {
+            let mut l = vec!["imei,imsi,msisdn".to_owned()];
+            // Descending, so the sort has work to do.
+            for n in (0..40 + extra).rev().filter(|n| keep(*n)) {
+                for m in 0..=(n % 3) + u64::from(n % 7 == 0 && extra > 0) {
+                    l.push(format!(
+                        "{},4000{:011},99450{:07}",
+                        body(n),
+                        n % 4,
+                        n * 10 + m
+                    ));
+                }
+            }
+            l
+        };
+        let registration = |shift: u64| -> Vec<String> {
+            let mut l = vec![
+                "approved_imei,make,model,status,model_number,brand_name,device_type,radio_interface,device_id".to_owned(),
+            ];
+            for n in (shift..30 + shift).rev() {
+                let status = if n % 5 == 0 { "" } else { "whitelist" };
+                l.push(format!(
+                    "{},Make,M{},{status},X{},Brand,Smartphone,2G 3G 4G,D{n}",
+                    body(n),
+                    n % (3 + shift),
+                    n % 2
+                ));
+            }
+            l
+        };
+        let steps: Vec<(DirbsList, bool, Vec<String>)> = vec![
+            (DirbsList::Pairing, false, pairing(&|_| true, 0)),
+            (DirbsList::Pairing, false, pairing(&|n| n % 5 != 0, 8)),
+            (
+                DirbsList::Pairing,
+                true,
+                vec![
+                    "imei,imsi,msisdn,change_type".to_owned(),
+                    format!("{},400000000000000,994500000999,add", body(5)),
+                    format!("{},400000000000001,994500000010,remove", body(1)),
+                    format!("{},400030000000003,994500000999,add", body(99)),
+                ],
+            ),
+            (DirbsList::Registration, false, registration(0)),
+            (DirbsList::Registration, false, registration(4)),
+            (
+                DirbsList::Registration,
+                true,
+                vec![
+                    "approved_imei,make,model,status,model_number,brand_name,device_type,radio_interface,device_id,change_type".to_owned(),
+                    format!("{},Make,M9,whitelist,X9,Brand,Smartphone,2G,D9,update", body(9)),
+                    format!("{},Make,M9,whitelist,X9,Brand,Smartphone,2G,D9,remove", body(6)),
+                    format!("{},Make,M9,whitelist,X9,Brand,Smartphone,2G,D99,add", body(99)),
+                ],
+            ),
+        ];
+        for (n, (list, delta, lines)) in steps.into_iter().enumerate() {
+            let file = write(dir.path(), &format!("step{n}.csv"), &lines);
+            let opts = ListOptions { delta, size: None };
+            let by = regulator();
+            let a = import_tuned(s, list, &file, &opts, &by, Country::AZ, NOW, tiny)
+                .await
+                .unwrap();
+            let b = import_tuned(
+                &whole,
+                list,
+                &file,
+                &opts,
+                &by,
+                Country::AZ,
+                NOW,
+                Tuning::default(),
+            )
+            .await
+            .unwrap();
+            let strip = |t: &str| t.split("; feed at").next().unwrap_or_default().to_owned();
+            assert_eq!(strip(&a.text), strip(&b.text), "step {n}");
+            assert_eq!(
+                (a.added, a.updated, a.removed),
+                (b.added, b.updated, b.removed),
+                "step {n}"
+            );
+            assert!(
+                a.added + a.updated + a.removed > 0,
+                "step {n} changed nothing: {a}"
+            );
+            assert_eq!(state(s, list).await, state(&whole, list).await, "step {n}");
+        }
+        let (rows, entries) = state(s, DirbsList::Pairing).await;
+        assert!(
+            rows.len() > 60 && entries.len() > 30,
+            "{} rows, {} entries",
+            rows.len(),
+            entries.len()
+        );
+        let problems = ceir_store::testkit::problems(&whole).await.unwrap();
+        assert!(problems.is_empty(), "integrity: {problems:?}");
+    }
+
     ceir_store::both_engines!(
+        small_pages_import_as_one_piece_does,
         stolen_full_twice_then_delta_twice,
         every_list_maps_to_its_registry_list,
         barred_and_stolen_share_the_blocked_list,

@@ -197,16 +197,18 @@ fn list_detail_value(r: &crate::ApplyReport, first: Option<u64>) -> serde_json::
 pub(super) fn dirbs_detail(
     r: &crate::ApplyReport,
     first: Option<u64>,
-    d: &crate::DirbsListImport<'_>,
+    list: &str,
+    rows_written: u64,
+    rows_removed: u64,
 ) -> String {
     let mut v = list_detail_value(r, first);
     if let Some(o) = v.as_object_mut() {
         o.insert(
             "dirbs_list".into(),
             serde_json::json!({
-                "list": d.list,
-                "rows_written": d.upsert.len(),
-                "rows_removed": d.delete.len(),
+                "list": list,
+                "rows_written": rows_written,
+                "rows_removed": rows_removed,
             }),
         );
     }

@@ -1,14 +1,11 @@
 //! [`DirbsListStore`] on SQLite and PostgreSQL.
 
-use super::{placeholders, subject_of, Action, EntryRow, Pool, SqlStore, CHUNK, ENTRY_COLS};
-use crate::dirbs::{DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenReport};
-use crate::{ApplyReport, Entry, Result, StoreError};
-use ceir_domain::audit::{AuditAction, AuditContext, AuditEntry, ObjectRef};
-use ceir_domain::authz::Capability;
-use ceir_domain::lists::{GoldenImei, ListKind, Reason, RuleError, Subject};
-use ceir_domain::{PairingMsisdn, Timestamp};
-use sqlx::Row;
-use std::collections::{BTreeMap, HashSet};
+use super::*;
+use crate::dirbs::{
+    DirbsImport, DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenReport,
+};
+use ceir_domain::lists::{GoldenImei, RuleError};
+use ceir_domain::PairingMsisdn;
 
 /// Writes a DIRBS list import's rows inside the open transaction `$tx`, for organisation `$org`:
 /// removals, then new and changed rows, in multi-row statements.
@@ -180,8 +177,45 @@ impl DirbsListStore for SqlStore {
         by: &AuditContext,
         now: Timestamp,
     ) -> Result<ApplyReport> {
-        self.apply_inner(import.changes, by, now, false, Action::Remove, Some(import))
-            .await
+        let mut tx = self
+            .begin_dirbs_import(import.list, import.kind, by, now)
+            .await?;
+        tx.apply(import.changes, import.upsert, import.delete)
+            .await?;
+        tx.commit().await
+    }
+
+    async fn begin_dirbs_import(
+        &self,
+        list: &str,
+        kind: ListKind,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<Box<dyn DirbsImport>> {
+        may_change(&by.actor, std::iter::once(kind), 0)?;
+        let tx = match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        };
+        let mut import = SqlDirbsImport {
+            tx,
+            list: list.to_owned(),
+            kind,
+            by: by.clone(),
+            now,
+            report: ApplyReport::default(),
+            first_seq: None,
+            changes: 0,
+            adds: 0,
+            first: None,
+            rows_written: 0,
+            rows_removed: 0,
+        };
+        on_tx!(&mut import.tx, tx => {
+            // The feed lock first, as for every change: writers queue here.
+            sqlx::query("UPDATE feed_counter SET seq = seq WHERE id = 1").execute(&mut **tx).await?;
+        });
+        Ok(Box::new(import))
     }
 
     async fn exception_pairings(&self) -> Result<Vec<ExceptionPairing>> {
@@ -241,5 +275,305 @@ impl DirbsListStore for SqlStore {
             .into_iter()
             .map(|(hash, imei)| GoldenImei { hash, imei })
             .collect())
+    }
+}
+
+/// An open transaction on either engine.
+enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Expands `$body` once per engine with `$t` the transaction, as `on_pool!` does for pools.
+macro_rules! on_tx {
+    ($tx:expr, $t:ident => $body:expr) => {
+        match $tx {
+            Tx::Sqlite($t) => $body,
+            Tx::Postgres($t) => $body,
+        }
+    };
+}
+use on_tx;
+
+/// [`DirbsImport`] on SQLite and PostgreSQL.
+struct SqlDirbsImport {
+    tx: Tx,
+    list: String,
+    kind: ListKind,
+    by: AuditContext,
+    now: Timestamp,
+    report: ApplyReport,
+    first_seq: Option<u64>,
+    /// Registry changes applied, adds among them, and the first one's subject: what the audit
+    /// record names (as for one batch of [`crate::Store::apply`]).
+    changes: u64,
+    adds: u64,
+    first: Option<Subject>,
+    rows_written: u64,
+    rows_removed: u64,
+}
+
+impl SqlDirbsImport {
+    fn is_pg(&self) -> bool {
+        matches!(self.tx, Tx::Postgres(_))
+    }
+
+    /// The audit action and object of the whole import.
+    fn audit_what(&self) -> (AuditAction, ObjectRef) {
+        match (self.changes, self.first) {
+            // Rows whose status lists nothing change no entry, and are still a change.
+            (0, _) | (_, None) => (AuditAction::ListChange, ObjectRef::list(self.kind)),
+            (n, Some(s)) => {
+                let action = if self.adds == n {
+                    AuditAction::ListAdd
+                } else if self.adds == 0 {
+                    AuditAction::ListRemove
+                } else {
+                    AuditAction::ListChange
+                };
+                let object = match s {
+                    Subject::Imei(i) | Subject::Pair(i, _) if n == 1 => ObjectRef::imei(i),
+                    Subject::Tac(t) if n == 1 => ObjectRef::tac(t),
+                    _ => ObjectRef::list(self.kind),
+                };
+                (action, object)
+            }
+        }
+    }
+}
+
+/// Rows of `dirbs_list_row` as read.
+fn dirbs_row(
+    kind: ListKind,
+    (s, imsi, msisdn, fields): (i64, i64, String, String),
+) -> Result<DirbsRow> {
+    Ok(DirbsRow {
+        subject: subject_of(kind, s, imsi)?,
+        msisdn: stored_msisdn(msisdn)?,
+        fields,
+    })
+}
+
+/// `$k,…` or `?,…` for `n` values after `skip` other parameters: sqlx's SQLite driver numbers
+/// `?` by itself, so one statement may not mix the two.
+fn in_list(n: usize, skip: usize, is_pg: bool) -> String {
+    (1..=n)
+        .map(|k| {
+            if is_pg {
+                format!("${}", k + skip)
+            } else {
+                "?".to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[async_trait::async_trait]
+impl DirbsImport for SqlDirbsImport {
+    async fn kept_count(&mut self) -> Result<u64> {
+        let (list, org) = (self.list.clone(), self.by.actor.org.clone());
+        let n: i64 = on_tx!(&mut self.tx, tx => {
+            sqlx::query("SELECT COUNT(*) FROM dirbs_list_row WHERE list = $1 AND org = $2")
+                .bind(&list)
+                .bind(&org)
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get(0)?
+        });
+        Ok(u(n))
+    }
+
+    async fn kept_after(
+        &mut self,
+        after: Option<&DirbsRow>,
+        limit: usize,
+    ) -> Result<Vec<DirbsRow>> {
+        let (list, org, kind) = (self.list.clone(), self.by.actor.org.clone(), self.kind);
+        let (s, imsi, msisdn) = match after {
+            Some(r) => {
+                let (s, imsi) = crate::subject_key(r.subject);
+                (
+                    i(s),
+                    i(imsi),
+                    r.msisdn
+                        .as_ref()
+                        .map_or(String::new(), |m| m.as_str().to_owned()),
+                )
+            }
+            None => (-1, -1, String::new()),
+        };
+        let rows: Vec<(i64, i64, String, String)> = on_tx!(&mut self.tx, tx => {
+            sqlx::query_as(
+                "SELECT subject, imsi, msisdn, fields FROM dirbs_list_row \
+                 WHERE list = $1 AND org = $2 AND (subject, imsi, msisdn) > ($3, $4, $5) \
+                 ORDER BY subject, imsi, msisdn LIMIT $6",
+            )
+            .bind(&list)
+            .bind(&org)
+            .bind(s)
+            .bind(imsi)
+            .bind(msisdn)
+            .bind(limit as i64)
+            .fetch_all(&mut **tx)
+            .await?
+        });
+        rows.into_iter().map(|r| dirbs_row(kind, r)).collect()
+    }
+
+    async fn kept_of(&mut self, subjects: &[Subject]) -> Result<Vec<DirbsRow>> {
+        let (list, org, kind, is_pg) = (
+            self.list.clone(),
+            self.by.actor.org.clone(),
+            self.kind,
+            self.is_pg(),
+        );
+        let wanted: HashSet<(u64, u64)> = subjects.iter().map(|s| crate::subject_key(*s)).collect();
+        let mut bodies: Vec<u64> = wanted.iter().map(|k| k.0).collect();
+        bodies.sort_unstable();
+        bodies.dedup();
+        let mut out = Vec::new();
+        for part in bodies.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT subject, imsi, msisdn, fields FROM dirbs_list_row WHERE list = {} AND org = {} AND subject IN ({})",
+                in_list(1, 0, is_pg),
+                in_list(1, 1, is_pg),
+                in_list(part.len(), 2, is_pg)
+            );
+            let rows: Vec<(i64, i64, String, String)> = on_tx!(&mut self.tx, tx => {
+                let mut q = sqlx::query_as(&sql).bind(&list).bind(&org);
+                for b in part {
+                    q = q.bind(i(*b));
+                }
+                q.fetch_all(&mut **tx).await?
+            });
+            for r in rows {
+                if wanted.contains(&(u(r.0), u(r.1))) {
+                    out.push(dirbs_row(kind, r)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn held_after(&mut self, after: Option<Subject>, limit: usize) -> Result<Vec<Entry>> {
+        let (org, kind) = (self.by.actor.org.clone(), self.kind);
+        let (s, imsi) = after.map_or((-1, -1), |a| {
+            let (s, imsi) = crate::subject_key(a);
+            (i(s), i(imsi))
+        });
+        let rows: Vec<EntryRow> = on_tx!(&mut self.tx, tx => {
+            sqlx::query_as::<_, EntryRow>(&format!(
+                "SELECT {ENTRY_COLS} FROM list_entry WHERE list = $1 AND org = $2 AND (subject, imsi) > ($3, $4) \
+                 ORDER BY subject, imsi LIMIT $5"
+            ))
+            .bind(kind.as_str())
+            .bind(&org)
+            .bind(s)
+            .bind(imsi)
+            .bind(limit as i64)
+            .fetch_all(&mut **tx)
+            .await?
+        });
+        rows.into_iter().map(EntryRow::into_entry).collect()
+    }
+
+    async fn held_of(&mut self, subjects: &[Subject]) -> Result<Vec<Entry>> {
+        let (org, kind, is_pg) = (self.by.actor.org.clone(), self.kind, self.is_pg());
+        let wanted: HashSet<(u64, u64)> = subjects.iter().map(|s| crate::subject_key(*s)).collect();
+        let mut bodies: Vec<u64> = wanted.iter().map(|k| k.0).collect();
+        bodies.sort_unstable();
+        bodies.dedup();
+        let mut out = Vec::new();
+        for part in bodies.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT {ENTRY_COLS} FROM list_entry WHERE list = {} AND org = {} AND subject IN ({})",
+                in_list(1, 0, is_pg),
+                in_list(1, 1, is_pg),
+                in_list(part.len(), 2, is_pg)
+            );
+            let rows: Vec<EntryRow> = on_tx!(&mut self.tx, tx => {
+                let mut q = sqlx::query_as::<_, EntryRow>(&sql).bind(kind.as_str()).bind(&org);
+                for b in part {
+                    q = q.bind(i(*b));
+                }
+                q.fetch_all(&mut **tx).await?
+            });
+            for r in rows {
+                let e = r.into_entry()?;
+                if wanted.contains(&crate::subject_key(e.subject)) {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn apply(
+        &mut self,
+        changes: &[ListChange],
+        upsert: &[DirbsRow],
+        delete: &[(Subject, Option<PairingMsisdn>)],
+    ) -> Result<()> {
+        let base = self.changes as usize;
+        may_change(&self.by.actor, changes.iter().map(ListChange::list), base)?;
+        let is_pg = self.is_pg();
+        let (actor, now) = (self.by.actor.clone(), self.now);
+        let d = DirbsListImport {
+            list: &self.list,
+            kind: self.kind,
+            changes,
+            upsert,
+            delete,
+        };
+        let (report, first_seq) = (&mut self.report, &mut self.first_seq);
+        on_tx!(&mut self.tx, tx => {
+            let tx = &mut **tx;
+            for (chunk_no, chunk) in changes.chunks(CHUNK).enumerate() {
+                apply_chunk!(tx, chunk, base + chunk_no * CHUNK, &actor, now, Action::Remove, false, report, *first_seq, is_pg);
+            }
+            write_dirbs_rows!(tx, &d, actor.org.as_str(), is_pg);
+        });
+        if self.first.is_none() {
+            self.first = changes.first().map(|c| match c {
+                ListChange::Add(e) => e.subject,
+                ListChange::Remove { subject, .. } => *subject,
+            });
+        }
+        self.changes += changes.len() as u64;
+        self.adds += changes
+            .iter()
+            .filter(|c| matches!(c, ListChange::Add(_)))
+            .count() as u64;
+        self.rows_written += upsert.len() as u64;
+        self.rows_removed += delete.len() as u64;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<ApplyReport> {
+        let detail = audit::dirbs_detail(
+            &self.report,
+            self.first_seq,
+            &self.list,
+            self.rows_written,
+            self.rows_removed,
+        );
+        let (action, object) = self.audit_what();
+        let entry = AuditEntry::new(&self.by, action, object, detail);
+        let (now, is_pg) = (self.now, self.is_pg());
+        let mut report = std::mem::take(&mut self.report);
+        match self.tx {
+            Tx::Sqlite(mut tx) => {
+                audit_append!(tx, entry, now);
+                finish_feed!(tx, report, is_pg);
+                tx.commit().await?;
+            }
+            Tx::Postgres(mut tx) => {
+                audit_append!(tx, entry, now);
+                finish_feed!(tx, report, is_pg);
+                tx.commit().await?;
+            }
+        }
+        Ok(report)
     }
 }
