@@ -10,7 +10,8 @@
 #
 # Environment: ROWS (10000000), WORK (a temporary directory), KEEP=1 to keep it,
 # SIM (a `ceir simulate` output to use instead of generating one, e.g. the same month given to
-# another system), CARGO_TARGET_DIR (default <repo>/target).
+# another system), CARGO_TARGET_DIR (default <repo>/target), CEIR (a ceir binary to use instead
+# of building one).
 #
 # Dates are fixed as of the simulated month (classification and lists on 2026-10-31, as DIRBS's
 # --curr-date 20261031), so runs compare whatever the day they are made.
@@ -23,8 +24,10 @@ WORK=${WORK:-$(mktemp -d /tmp/ceir-pipeline.XXXXXX)}
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (GNU time)"; exit 1; }
 
-(cd "$ROOT" && cargo build --release -q -p ceir)
-CEIR=$TARGET/release/ceir
+if [ -z "${CEIR:-}" ]; then
+  (cd "$ROOT" && cargo build --release -q -p ceir)
+  CEIR=$TARGET/release/ceir
+fi
 DATA=$WORK/data
 
 run() { # label, command...

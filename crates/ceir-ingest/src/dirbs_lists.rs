@@ -19,12 +19,12 @@
 //! but put on no registry list, as DIRBS's classification ignores them; every pairing of one IMEI
 //! and IMSI is one exception entry, whatever its MSISDNs.
 
-use crate::error::{IngestError, RowError, RowErrors, MAX_ROW_ERRORS};
+use crate::error::{IngestError, RowError, RowErrors};
 use ceir_domain::ids::{Imei, Imsi, PairingMsisdn, Tac};
 use ceir_domain::lists::{golden_hash, Country, GoldenImei, ListKind, NewEntry, Reason, Subject};
 use ceir_domain::observe::Day;
 use ceir_domain::Timestamp;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{BufReader, Cursor, Read};
 use std::path::Path;
@@ -948,98 +948,43 @@ pub fn plan_golden(
     current: &[GoldenImei],
     size: Option<SizeThreshold>,
 ) -> Result<(Vec<GoldenImei>, GoldenPlan), IngestError> {
-    let mut set: BTreeMap<String, Option<String>> = current
-        .iter()
-        .map(|g| (g.hash.clone(), g.imei.clone()))
-        .collect();
-    let before = set.len() as u64;
-    let mut gp = GoldenPlan {
-        before,
-        ..GoldenPlan::default()
-    };
-    let mut errors = Vec::new();
-    let mut more = 0u64;
-    let mut fail = |e: RowError| {
-        if errors.len() < MAX_ROW_ERRORS {
-            errors.push(e);
+    use crate::dirbs_merge::{GoldenMerger, SortedList};
+    let mut rows = SortedList::from_rows(&file.file, file.rows.clone());
+    let mut stored: Vec<&GoldenImei> = current.iter().collect();
+    stored.sort_by(|a, b| a.hash.as_bytes().cmp(b.hash.as_bytes()));
+    stored.dedup_by(|a, b| a.hash == b.hash);
+    let mut m = GoldenMerger::new(file.delta);
+    let mut set = Vec::new();
+    let mut k = 0usize;
+    let mut next_rows = rows.next_key()?;
+    loop {
+        let hash_of = |r: &ListRow| match &r.key {
+            ListKey::Golden(g) => g.hash.clone(),
+            _ => String::new(),
+        };
+        let from_file = next_rows.first().map(hash_of);
+        let from_store = stored.get(k).map(|g| g.hash.clone());
+        let (take_file, take_store) = match (&from_file, &from_store) {
+            (None, None) => break,
+            (Some(f), Some(s)) => (f.as_bytes() <= s.as_bytes(), s.as_bytes() <= f.as_bytes()),
+            (Some(_), None) => (true, false),
+            (None, Some(_)) => (false, true),
+        };
+        let old = if take_store {
+            stored.get(k).copied()
         } else {
-            more += 1;
-        }
-    };
-    if file.delta {
-        let mut seen: HashMap<String, (ChangeType, u64)> = HashMap::new();
-        for r in &file.rows {
-            let ListKey::Golden(g) = &r.key else { continue };
-            let change = r.change.unwrap_or(ChangeType::Add);
-            if let Some((c, first)) = seen.get(&g.hash) {
-                if *c != change {
-                    fail(RowError::new(
-                        r.line,
-                        "golden_imei",
-                        &r.raw,
-                        format!(
-                            "changed twice in one delta: {} on line {first}, {} here",
-                            c.as_str(),
-                            change.as_str()
-                        ),
-                    ));
-                }
-                continue;
-            }
-            seen.insert(g.hash.clone(), (change, r.line));
-            let present = set.contains_key(&g.hash);
-            match change {
-                ChangeType::Add if present => fail(RowError::new(
-                    r.line,
-                    "golden_imei",
-                    &r.raw,
-                    "add: already on the golden list (was this delta imported before?)",
-                )),
-                ChangeType::Add | ChangeType::Update => {
-                    set.insert(g.hash.clone(), g.imei.clone());
-                }
-                ChangeType::Remove if present => {
-                    set.remove(&g.hash);
-                }
-                ChangeType::Remove => fail(RowError::new(
-                    r.line,
-                    "golden_imei",
-                    &r.raw,
-                    "remove: not on the golden list (was this delta imported before?)",
-                )),
-            }
-        }
-    } else {
-        set.clear();
-        for r in &file.rows {
-            if let ListKey::Golden(g) = &r.key {
-                let slot = set.entry(g.hash.clone()).or_insert(None);
-                if slot.is_none() {
-                    slot.clone_from(&g.imei);
-                }
-            }
-        }
+            None
+        };
+        k += usize::from(take_store);
+        let file_rows = if take_file {
+            std::mem::replace(&mut next_rows, rows.next_key()?)
+        } else {
+            Vec::new()
+        };
+        set.extend(m.hash(&file_rows, old));
     }
-    if !errors.is_empty() {
-        return Err(IngestError::Rows {
-            file: file.file.clone(),
-            errors,
-            more,
-        });
-    }
-    let old: HashSet<&str> = current.iter().map(|g| g.hash.as_str()).collect();
-    gp.added = set.keys().filter(|h| !old.contains(h.as_str())).count() as u64;
-    gp.removed = old.iter().filter(|h| !set.contains_key(**h)).count() as u64;
-    gp.after = set.len() as u64;
-    if let Some(t) = size {
-        check_size(&file.file, DirbsList::Golden, gp.before, gp.after, t)?;
-    }
-    Ok((
-        set.into_iter()
-            .map(|(hash, imei)| GoldenImei { hash, imei })
-            .collect(),
-        gp,
-    ))
+    let gp = m.finish(&file.file, stored.len() as u64, size)?;
+    Ok((set, gp))
 }
 
 /// What a golden-list import will change.

@@ -369,6 +369,24 @@ impl SortedList {
         Ok(self.peeked.as_ref().map(|r| key_order(&r.key).0))
     }
 
+    /// The rows of the next key (for the golden list, of one hash), if any are left.
+    pub fn next_key(&mut self) -> Result<Vec<ListRow>, IngestError> {
+        let mut out: Vec<ListRow> = Vec::new();
+        self.fill()?;
+        while let Some(r) = self.peeked.take() {
+            if out
+                .first()
+                .is_some_and(|f| cmp_keys(&f.key, &r.key) != Ordering::Equal)
+            {
+                self.peeked = Some(r);
+                break;
+            }
+            out.push(r);
+            self.fill()?;
+        }
+        Ok(out)
+    }
+
     /// The rows of the next subject, if any are left.
     pub fn next_subject(&mut self) -> Result<Vec<ListRow>, IngestError> {
         let mut out = Vec::new();
@@ -655,6 +673,133 @@ impl Merger {
             crate::dirbs_lists::check_size(file, list, p.before, p.after, t)?;
         }
         Ok(p)
+    }
+}
+
+/// Decides, hash by hash, what the golden list becomes (see
+/// [`crate::dirbs_lists::plan_golden`]): a full file replaces it, a delta adds, updates and
+/// removes with DIRBS's checks. Changes gather until the importer takes them.
+#[derive(Debug, Default)]
+pub struct GoldenMerger {
+    delta: bool,
+    /// Hashes new or with a new IMEI in clear, not yet taken.
+    pub upsert: Vec<GoldenImei>,
+    /// Hashes to remove, not yet taken.
+    pub delete: Vec<String>,
+    added: u64,
+    removed: u64,
+    errors: RowErrors,
+}
+
+impl GoldenMerger {
+    pub fn new(delta: bool) -> GoldenMerger {
+        GoldenMerger {
+            delta,
+            ..GoldenMerger::default()
+        }
+    }
+
+    /// Whether a row was refused.
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// Changes waiting to be written.
+    pub fn pending(&self) -> usize {
+        self.upsert.len() + self.delete.len()
+    }
+
+    /// Whether anything was added or removed so far.
+    pub fn changed(&self) -> bool {
+        self.added + self.removed > 0
+    }
+
+    /// One hash: its rows in the file (in line order; none if the file does not name it) and its
+    /// stored entry. Returns what the list holds for it after the file.
+    pub fn hash(&mut self, rows: &[ListRow], stored: Option<&GoldenImei>) -> Option<GoldenImei> {
+        let golden = |r: &ListRow| match &r.key {
+            ListKey::Golden(g) => Some(g.clone()),
+            _ => None,
+        };
+        let next = match rows.first() {
+            None if self.delta => stored.cloned(),
+            None => None,
+            // A full file: the hash with its IMEI in clear if any row gives it.
+            Some(first) if !self.delta => {
+                let with_imei = rows.iter().filter_map(golden).find(|g| g.imei.is_some());
+                with_imei.or_else(|| golden(first))
+            }
+            Some(first) => {
+                let change = first.change.unwrap_or(ChangeType::Add);
+                for r in &rows[1..] {
+                    let c = r.change.unwrap_or(ChangeType::Add);
+                    if c != change {
+                        self.errors.push(RowError::new(
+                            r.line,
+                            "golden_imei",
+                            &r.raw,
+                            format!(
+                                "changed twice in one delta: {} on line {}, {} here",
+                                change.as_str(),
+                                first.line,
+                                c.as_str()
+                            ),
+                        ));
+                    }
+                }
+                let refuse = |why: &str| RowError::new(first.line, "golden_imei", &first.raw, why);
+                match (change, stored) {
+                    (ChangeType::Add, Some(s)) => {
+                        self.errors.push(refuse(
+                            "add: already on the golden list (was this delta imported before?)",
+                        ));
+                        Some(s.clone())
+                    }
+                    (ChangeType::Add | ChangeType::Update, _) => golden(first),
+                    (ChangeType::Remove, Some(_)) => None,
+                    (ChangeType::Remove, None) => {
+                        self.errors.push(refuse(
+                            "remove: not on the golden list (was this delta imported before?)",
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+        match (stored, &next) {
+            (None, Some(n)) => {
+                self.added += 1;
+                self.upsert.push(n.clone());
+            }
+            (Some(s), None) => {
+                self.removed += 1;
+                self.delete.push(s.hash.clone());
+            }
+            (Some(s), Some(n)) if s.imei != n.imei => self.upsert.push(n.clone()),
+            _ => {}
+        }
+        next
+    }
+
+    /// The end of the merge: the refusal if any row was refused or the list would shrink past
+    /// `size` (`before` hashes when the import began), else the counts.
+    pub fn finish(
+        self,
+        file: &str,
+        before: u64,
+        size: Option<SizeThreshold>,
+    ) -> Result<crate::dirbs_lists::GoldenPlan, IngestError> {
+        self.errors.check(file)?;
+        let after = (before + self.added).saturating_sub(self.removed);
+        if let Some(t) = size {
+            crate::dirbs_lists::check_size(file, DirbsList::Golden, before, after, t)?;
+        }
+        Ok(crate::dirbs_lists::GoldenPlan {
+            before,
+            after,
+            added: self.added,
+            removed: self.removed,
+        })
     }
 }
 

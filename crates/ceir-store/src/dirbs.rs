@@ -86,8 +86,31 @@ pub trait DirbsImport: Send {
     async fn commit(self: Box<Self>) -> Result<ApplyReport>;
 }
 
+/// A golden-list import in progress, as [`DirbsImport`] is for the other lists: one transaction,
+/// the stored hashes read in pages, changes written in batches.
+#[async_trait::async_trait]
+pub trait GoldenImport: Send {
+    /// How many hashes the golden list held when the import began.
+    async fn count(&mut self) -> Result<u64>;
+    /// At most `limit` of the golden list after the hash `after`, ordered by hash as bytes.
+    async fn after(&mut self, after: Option<&str>, limit: usize) -> Result<Vec<GoldenImei>>;
+    /// The golden IMEIs with these hashes, in no particular order.
+    async fn of(&mut self, hashes: &[String]) -> Result<Vec<GoldenImei>>;
+    /// Writes hashes new or with a new IMEI in clear, and removes others.
+    async fn apply(&mut self, upsert: &[GoldenImei], delete: &[String]) -> Result<()>;
+    /// Writes the audit record (what the import did: `report`, from the file `source`) and
+    /// commits.
+    async fn commit(self: Box<Self>, source: &str, report: GoldenReport) -> Result<GoldenReport>;
+}
+
 #[async_trait::async_trait]
 pub trait DirbsListStore: Send + Sync {
+    /// Begins a golden-list import as the acting organisation: see [`GoldenImport`].
+    async fn begin_golden_import(
+        &self,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<Box<dyn GoldenImport>>;
     /// Begins a DIRBS list import of `list` (whose subjects go on the registry list `kind`) as
     /// the acting organisation: see [`DirbsImport`].
     async fn begin_dirbs_import(

@@ -17,7 +17,8 @@ pub use accounts::{AccountStore, NewUser, OidcIdentity, OpenedSession, Session, 
 pub use audit::{AuditFilter, AuditStore};
 pub use cases::CaseStore;
 pub use dirbs::{
-    DirbsImport, DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenReport,
+    DirbsImport, DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenImport,
+    GoldenReport,
 };
 pub use imports::{DaySketch, ImportJob, ImportStore, Verdict};
 pub use machine::MachineStore;

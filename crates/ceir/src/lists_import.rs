@@ -5,13 +5,12 @@
 use anyhow::{Context, Result};
 use ceir_domain::audit::AuditContext;
 use ceir_domain::lists::Country;
+use ceir_domain::lists::GoldenImei;
 use ceir_domain::lists::{ListKind, Subject};
 use ceir_domain::{Clock, SystemClock, Timestamp};
-use ceir_ingest::dirbs_lists::{
-    plan_golden, read_list, DirbsList, Held, KeptRow, ListKey, ListRow, SizeThreshold,
-};
-use ceir_ingest::dirbs_merge::{sort_list, subject_order, Merger, SortedList};
-use ceir_store::{DirbsImport, DirbsRow, Entry, ListChange, Store};
+use ceir_ingest::dirbs_lists::{DirbsList, Held, KeptRow, ListKey, ListRow, SizeThreshold};
+use ceir_ingest::dirbs_merge::{sort_list, subject_order, GoldenMerger, Merger, SortedList};
+use ceir_store::{DirbsImport, DirbsRow, Entry, GoldenImport, GoldenReport, ListChange, Store};
 use clap::Subcommand;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -175,7 +174,7 @@ pub async fn import_tuned(
     let mode = if delta { "delta" } else { "full" };
     let source = file.display().to_string();
     let Some((kind, _)) = list.target() else {
-        return import_golden(store, file, opts, by, now).await;
+        return import_golden(store, file, opts, by, now, tuning).await;
     };
     let path = file.to_owned();
     let mut sorted = tokio::task::spawn_blocking(move || {
@@ -251,24 +250,96 @@ pub async fn import_tuned(
     })
 }
 
-/// The golden list: hashes only, replaced whole.
+/// The golden list: hashes, merged as the other lists are (a full file with the stored list
+/// read in pages; a delta with the hashes it names).
 async fn import_golden(
     store: &dyn Store,
     file: &Path,
     opts: &ListOptions,
     by: &AuditContext,
     now: Timestamp,
+    tuning: Tuning,
 ) -> Result<Summary> {
     let ListOptions { delta, size } = *opts;
     let mode = if delta { "delta" } else { "full" };
     let source = file.display().to_string();
     let path = file.to_owned();
-    let parsed =
-        tokio::task::spawn_blocking(move || read_list(&path, DirbsList::Golden, delta)).await??;
-    let rows = parsed.rows.len();
-    let current = store.golden_imeis().await?;
-    let (set, gp) = plan_golden(&parsed, &current, size)?;
-    if gp.added == 0 && gp.removed == 0 {
+    let mut sorted = tokio::task::spawn_blocking(move || {
+        sort_list(&path, DirbsList::Golden, delta, None, tuning.segment_rows)
+    })
+    .await??;
+    let rows = sorted.rows;
+    let mut tx = store.begin_golden_import(by, now).await?;
+    let before = tx.count().await?;
+    let mut m = GoldenMerger::new(delta);
+    let mut wrote = false;
+    let hash_of = |rows: &[ListRow]| match rows.first().map(|r| &r.key) {
+        Some(ListKey::Golden(g)) => Some(g.hash.clone()),
+        _ => None,
+    };
+    if delta {
+        loop {
+            let mut chunk = Vec::new();
+            while chunk.len() < tuning.batch {
+                let rows = sorted.next_key()?;
+                let Some(h) = hash_of(&rows) else { break };
+                chunk.push((h, rows));
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            let hashes: Vec<String> = chunk.iter().map(|(h, _)| h.clone()).collect();
+            let stored: HashMap<String, GoldenImei> = tx
+                .of(&hashes)
+                .await?
+                .into_iter()
+                .map(|g| (g.hash.clone(), g))
+                .collect();
+            for (h, rows) in chunk {
+                m.hash(&rows, stored.get(&h));
+            }
+            wrote |= flush_golden(tx.as_mut(), &mut m).await?;
+        }
+    } else {
+        let mut page: VecDeque<GoldenImei> = VecDeque::new();
+        let (mut done, mut last): (bool, Option<String>) = (false, None);
+        let mut next_rows = sorted.next_key()?;
+        loop {
+            if page.is_empty() && !done {
+                let got = tx.after(last.as_deref(), tuning.page).await?;
+                done = got.len() < tuning.page;
+                last = got.last().map(|g| g.hash.clone());
+                page.extend(got);
+            }
+            let from_file = hash_of(&next_rows);
+            let (take_file, take_store) = match (&from_file, page.front()) {
+                (None, None) => break,
+                (Some(f), Some(s)) => (
+                    f.as_bytes() <= s.hash.as_bytes(),
+                    s.hash.as_bytes() <= f.as_bytes(),
+                ),
+                (Some(_), None) => (true, false),
+                (None, Some(_)) => (false, true),
+            };
+            let old = if take_store { page.pop_front() } else { None };
+            let rows = if take_file {
+                std::mem::replace(&mut next_rows, sorted.next_key()?)
+            } else {
+                Vec::new()
+            };
+            m.hash(&rows, old.as_ref());
+            if m.pending() >= tuning.batch {
+                wrote |= flush_golden(tx.as_mut(), &mut m).await?;
+            }
+        }
+        wrote |= flush_golden(tx.as_mut(), &mut m).await?;
+    }
+    let changed = m.changed();
+    let gp = m.finish(&sorted.file, before, size)?;
+    if !changed || !wrote {
+        // As before streaming: a file that adds and removes no hash is no change (IMEIs in clear
+        // it gives for hashes already listed are not worth an audit record); the transaction
+        // is dropped.
         return Ok(Summary {
             text: format!(
                 "{source}: {rows} rows ({mode} golden list); no change, {} golden IMEIs",
@@ -277,7 +348,18 @@ async fn import_golden(
             ..Summary::default()
         });
     }
-    let r = store.replace_golden(&set, &source, by, now).await?;
+    let r = tx
+        .commit(
+            &source,
+            GoldenReport {
+                previous: gp.before,
+                added: gp.added,
+                removed: gp.removed,
+                total: gp.after,
+            },
+        )
+        .await
+        .with_context(|| format!("{source}: nothing was imported"))?;
     Ok(Summary {
         text: format!(
             "{source}: {rows} rows ({mode} golden list); {} added, {} removed: {} golden IMEIs (was {})",
@@ -287,6 +369,16 @@ async fn import_golden(
         removed: r.removed,
         updated: 0,
     })
+}
+
+/// Writes the golden changes decided so far; whether anything was written.
+async fn flush_golden(tx: &mut dyn GoldenImport, m: &mut GoldenMerger) -> Result<bool> {
+    if m.failed() || m.pending() == 0 {
+        return Ok(false);
+    }
+    let (upsert, delete) = (std::mem::take(&mut m.upsert), std::mem::take(&mut m.delete));
+    tx.apply(&upsert, &delete).await?;
+    Ok(true)
 }
 
 /// Writes what the merger decided, batch by batch.
@@ -764,7 +856,8 @@ mod tests {
 
     /// Imports with pages, batches and sort runs of a few rows end as the same imports done in
     /// one piece: pairings with several MSISDNs per IMEI and IMSI (one subject's rows across
-    /// pages), registrations whose values change, full files and deltas, files out of order.
+    /// pages), registrations whose values change, golden IMEIs in clear and hashed, full files
+    /// and deltas, files out of order.
     async fn small_pages_import_as_one_piece_does(s: &SqlStore) {
         let dir = tempfile::tempdir().unwrap();
         let whole = SqlStore::open(&ceir_store::StoreConfig::Sqlite {
@@ -834,6 +927,37 @@ mod tests {
                 ],
             ),
         ];
+        let golden = |from: u64, to: u64, hashed: &dyn Fn(u64) -> bool| -> Vec<String> {
+            let mut l = vec!["golden_imei".to_owned()];
+            for n in (from..to).rev() {
+                let imei = body(n).to_string();
+                l.push(if hashed(n) {
+                    ceir_domain::lists::golden_hash(&imei)
+                } else {
+                    imei
+                });
+            }
+            l
+        };
+        let mut steps = steps;
+        steps.extend([
+            (DirbsList::Golden, false, golden(0, 25, &|n| n % 3 == 0)),
+            // Some gone, some new, and hashes given before now in clear.
+            (DirbsList::Golden, false, golden(5, 33, &|n| n % 6 == 0)),
+            (
+                DirbsList::Golden,
+                true,
+                vec![
+                    "golden_imei,change_type".to_owned(),
+                    format!("{},add", body(99)),
+                    format!("{},remove", body(7)),
+                    format!(
+                        "{},add",
+                        ceir_domain::lists::golden_hash(&body(98).to_string())
+                    ),
+                ],
+            ),
+        ]);
         for (n, (list, delta, lines)) in steps.into_iter().enumerate() {
             let file = write(dir.path(), &format!("step{n}.csv"), &lines);
             let opts = ListOptions { delta, size: None };
@@ -864,7 +988,15 @@ mod tests {
                 a.added + a.updated + a.removed > 0,
                 "step {n} changed nothing: {a}"
             );
-            assert_eq!(state(s, list).await, state(&whole, list).await, "step {n}");
+            if list == DirbsList::Golden {
+                assert_eq!(
+                    s.golden_imeis().await.unwrap(),
+                    whole.golden_imeis().await.unwrap(),
+                    "step {n}"
+                );
+            } else {
+                assert_eq!(state(s, list).await, state(&whole, list).await, "step {n}");
+            }
         }
         let (rows, entries) = state(s, DirbsList::Pairing).await;
         assert!(

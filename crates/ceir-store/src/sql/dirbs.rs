@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::dirbs::{
-    DirbsImport, DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenReport,
+    DirbsImport, DirbsListImport, DirbsListStore, DirbsRow, ExceptionPairing, GoldenImport,
+    GoldenReport,
 };
 use ceir_domain::lists::{GoldenImei, RuleError};
 use ceir_domain::PairingMsisdn;
@@ -102,16 +103,7 @@ impl DirbsListStore for SqlStore {
         by: &AuditContext,
         now: Timestamp,
     ) -> Result<GoldenReport> {
-        // The golden list overrides blocking, so it takes the right to change the blocked list.
-        if !by.actor.can(Capability::to_change(ListKind::Blocked)) {
-            return Err(StoreError::Rule {
-                index: 0,
-                source: RuleError::Subject(format!(
-                    "{} ({}) may not change the golden list",
-                    by.actor.org, by.actor.org_kind
-                )),
-            });
-        }
+        may_change_golden(by)?;
         let mut wanted: BTreeMap<&str, Option<&str>> = BTreeMap::new();
         for g in imeis {
             let slot = wanted.entry(g.hash.as_str()).or_insert(None);
@@ -183,6 +175,23 @@ impl DirbsListStore for SqlStore {
         tx.apply(import.changes, import.upsert, import.delete)
             .await?;
         tx.commit().await
+    }
+
+    async fn begin_golden_import(
+        &self,
+        by: &AuditContext,
+        now: Timestamp,
+    ) -> Result<Box<dyn GoldenImport>> {
+        may_change_golden(by)?;
+        let tx = match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        };
+        Ok(Box::new(SqlGoldenImport {
+            tx,
+            by: by.clone(),
+            now,
+        }))
     }
 
     async fn begin_dirbs_import(
@@ -571,6 +580,142 @@ impl DirbsImport for SqlDirbsImport {
             Tx::Postgres(mut tx) => {
                 audit_append!(tx, entry, now);
                 finish_feed!(tx, report, is_pg);
+                tx.commit().await?;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// The golden list overrides blocking, so it takes the right to change the blocked list.
+fn may_change_golden(by: &AuditContext) -> Result<()> {
+    if by.actor.can(Capability::to_change(ListKind::Blocked)) {
+        return Ok(());
+    }
+    Err(StoreError::Rule {
+        index: 0,
+        source: RuleError::Subject(format!(
+            "{} ({}) may not change the golden list",
+            by.actor.org, by.actor.org_kind
+        )),
+    })
+}
+
+/// [`GoldenImport`] on SQLite and PostgreSQL.
+struct SqlGoldenImport {
+    tx: Tx,
+    by: AuditContext,
+    now: Timestamp,
+}
+
+impl SqlGoldenImport {
+    fn is_pg(&self) -> bool {
+        matches!(self.tx, Tx::Postgres(_))
+    }
+}
+
+#[async_trait::async_trait]
+impl GoldenImport for SqlGoldenImport {
+    async fn count(&mut self) -> Result<u64> {
+        let n: i64 = on_tx!(&mut self.tx, tx => {
+            sqlx::query("SELECT COUNT(*) FROM golden_imei").fetch_one(&mut **tx).await?.try_get(0)?
+        });
+        Ok(u(n))
+    }
+
+    async fn after(&mut self, after: Option<&str>, limit: usize) -> Result<Vec<GoldenImei>> {
+        // Byte order on both engines, whatever PostgreSQL's collation: the merge compares bytes.
+        let c = if self.is_pg() { " COLLATE \"C\"" } else { "" };
+        let sql = format!(
+            "SELECT hashed_imei, imei FROM golden_imei WHERE hashed_imei{c} > $1 ORDER BY hashed_imei{c} LIMIT $2"
+        );
+        let rows: Vec<(String, Option<String>)> = on_tx!(&mut self.tx, tx => {
+            sqlx::query_as(&sql)
+                .bind(after.unwrap_or(""))
+                .bind(limit as i64)
+                .fetch_all(&mut **tx)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(hash, imei)| GoldenImei { hash, imei })
+            .collect())
+    }
+
+    async fn of(&mut self, hashes: &[String]) -> Result<Vec<GoldenImei>> {
+        let is_pg = self.is_pg();
+        let mut out = Vec::new();
+        for part in hashes.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT hashed_imei, imei FROM golden_imei WHERE hashed_imei IN ({})",
+                in_list(part.len(), 0, is_pg)
+            );
+            let rows: Vec<(String, Option<String>)> = on_tx!(&mut self.tx, tx => {
+                let mut q = sqlx::query_as(&sql);
+                for h in part {
+                    q = q.bind(h.as_str());
+                }
+                q.fetch_all(&mut **tx).await?
+            });
+            out.extend(
+                rows.into_iter()
+                    .map(|(hash, imei)| GoldenImei { hash, imei }),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn apply(&mut self, upsert: &[GoldenImei], delete: &[String]) -> Result<()> {
+        let is_pg = self.is_pg();
+        let (org, now) = (self.by.actor.org.clone(), self.now);
+        on_tx!(&mut self.tx, tx => {
+            for part in delete.chunks(CHUNK) {
+                let sql = format!("DELETE FROM golden_imei WHERE hashed_imei IN ({})", in_list(part.len(), 0, is_pg));
+                let mut q = sqlx::query(&sql);
+                for h in part {
+                    q = q.bind(h.as_str());
+                }
+                q.execute(&mut **tx).await?;
+            }
+            for part in upsert.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO golden_imei (hashed_imei, imei, org, added_at) VALUES {} \
+                     ON CONFLICT (hashed_imei) DO UPDATE SET imei = excluded.imei",
+                    placeholders(part.len(), 4, is_pg)
+                );
+                let mut q = sqlx::query(&sql);
+                for g in part {
+                    q = q.bind(g.hash.as_str()).bind(g.imei.as_deref()).bind(org.as_str()).bind(now.0);
+                }
+                q.execute(&mut **tx).await?;
+            }
+        });
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>, source: &str, report: GoldenReport) -> Result<GoldenReport> {
+        let detail = serde_json::json!({
+            "source": source,
+            "previous": report.previous,
+            "added": report.added,
+            "removed": report.removed,
+            "total": report.total,
+        })
+        .to_string();
+        let entry = AuditEntry::new(
+            &self.by,
+            AuditAction::GoldenReplace,
+            ObjectRef::golden(),
+            detail,
+        );
+        let now = self.now;
+        match self.tx {
+            Tx::Sqlite(mut tx) => {
+                audit_append!(tx, entry, now);
+                tx.commit().await?;
+            }
+            Tx::Postgres(mut tx) => {
+                audit_append!(tx, entry, now);
                 tx.commit().await?;
             }
         }
