@@ -378,6 +378,26 @@ fn in_list(n: usize, skip: usize, is_pg: bool) -> String {
         .join(",")
 }
 
+/// The subjects' keys, and their IMEI bodies (or TACs) sorted: what the rows are selected by
+/// (a pair's other IMSIs come too and are filtered out by key).
+fn keys_of(subjects: &[Subject]) -> (HashSet<(u64, u64)>, Vec<u64>) {
+    let wanted: HashSet<(u64, u64)> = subjects.iter().map(|s| crate::subject_key(*s)).collect();
+    let mut bodies: Vec<u64> = wanted.iter().map(|k| k.0).collect();
+    bodies.sort_unstable();
+    bodies.dedup();
+    (wanted, bodies)
+}
+
+/// `SELECT cols FROM table` of one list and organisation, for `n` subjects.
+fn of_subjects(cols: &str, table: &str, n: usize, is_pg: bool) -> String {
+    format!(
+        "SELECT {cols} FROM {table} WHERE list = {} AND org = {} AND subject IN ({})",
+        in_list(1, 0, is_pg),
+        in_list(1, 1, is_pg),
+        in_list(n, 2, is_pg)
+    )
+}
+
 #[async_trait::async_trait]
 impl DirbsImport for SqlDirbsImport {
     async fn kept_count(&mut self) -> Result<u64> {
@@ -437,17 +457,14 @@ impl DirbsImport for SqlDirbsImport {
             self.kind,
             self.is_pg(),
         );
-        let wanted: HashSet<(u64, u64)> = subjects.iter().map(|s| crate::subject_key(*s)).collect();
-        let mut bodies: Vec<u64> = wanted.iter().map(|k| k.0).collect();
-        bodies.sort_unstable();
-        bodies.dedup();
+        let (wanted, bodies) = keys_of(subjects);
         let mut out = Vec::new();
         for part in bodies.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT subject, imsi, msisdn, fields FROM dirbs_list_row WHERE list = {} AND org = {} AND subject IN ({})",
-                in_list(1, 0, is_pg),
-                in_list(1, 1, is_pg),
-                in_list(part.len(), 2, is_pg)
+            let sql = of_subjects(
+                "subject, imsi, msisdn, fields",
+                "dirbs_list_row",
+                part.len(),
+                is_pg,
             );
             let rows: Vec<(i64, i64, String, String)> = on_tx!(&mut self.tx, tx => {
                 let mut q = sqlx::query_as(&sql).bind(&list).bind(&org);
@@ -489,18 +506,10 @@ impl DirbsImport for SqlDirbsImport {
 
     async fn held_of(&mut self, subjects: &[Subject]) -> Result<Vec<Entry>> {
         let (org, kind, is_pg) = (self.by.actor.org.clone(), self.kind, self.is_pg());
-        let wanted: HashSet<(u64, u64)> = subjects.iter().map(|s| crate::subject_key(*s)).collect();
-        let mut bodies: Vec<u64> = wanted.iter().map(|k| k.0).collect();
-        bodies.sort_unstable();
-        bodies.dedup();
+        let (wanted, bodies) = keys_of(subjects);
         let mut out = Vec::new();
         for part in bodies.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT {ENTRY_COLS} FROM list_entry WHERE list = {} AND org = {} AND subject IN ({})",
-                in_list(1, 0, is_pg),
-                in_list(1, 1, is_pg),
-                in_list(part.len(), 2, is_pg)
-            );
+            let sql = of_subjects(ENTRY_COLS, "list_entry", part.len(), is_pg);
             let rows: Vec<EntryRow> = on_tx!(&mut self.tx, tx => {
                 let mut q = sqlx::query_as::<_, EntryRow>(&sql).bind(kind.as_str()).bind(&org);
                 for b in part {
