@@ -294,11 +294,26 @@ pub fn sort_list(
     segment_rows: usize,
 ) -> Result<SortedList, IngestError> {
     let name = path.display().to_string();
-    let io_err = |source| IngestError::Io {
+    let file = std::fs::File::open(path).map_err(|source| IngestError::Io {
         file: name.clone(),
         source,
+    })?;
+    sort_list_from(file, &name, list, delta, tmp, segment_rows)
+}
+
+/// [`sort_list`] of any byte stream; `name` is used in errors.
+pub fn sort_list_from(
+    file: impl Read,
+    name: &str,
+    list: DirbsList,
+    delta: bool,
+    tmp: Option<&Path>,
+    segment_rows: usize,
+) -> Result<SortedList, IngestError> {
+    let io_err = |source| IngestError::Io {
+        file: name.to_owned(),
+        source,
     };
-    let file = std::fs::File::open(path).map_err(io_err)?;
     let segment_rows = segment_rows.max(1);
     let mut buffer: Vec<ListRow> = Vec::new();
     let mut runs = Runs {
@@ -306,7 +321,7 @@ pub fn sort_list(
         heads: BinaryHeap::new(),
     };
     let mut rows = 0u64;
-    let file_name = crate::dirbs_lists::for_each_row(file, &name, list, delta, &mut |r| {
+    let file_name = crate::dirbs_lists::for_each_row(file, name, list, delta, &mut |r| {
         rows += 1;
         buffer.push(r);
         if buffer.len() >= segment_rows {

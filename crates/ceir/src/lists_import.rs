@@ -9,9 +9,14 @@ use ceir_domain::lists::GoldenImei;
 use ceir_domain::lists::{ListKind, Subject};
 use ceir_domain::{Clock, SystemClock, Timestamp};
 use ceir_ingest::dirbs_lists::{DirbsList, Held, KeptRow, ListKey, ListRow, SizeThreshold};
-use ceir_ingest::dirbs_merge::{sort_list, subject_order, GoldenMerger, Merger, SortedList};
-use ceir_store::{DirbsImport, DirbsRow, Entry, GoldenImport, GoldenReport, ListChange, Store};
+use ceir_ingest::dirbs_merge::{sort_list_from, subject_order, GoldenMerger, Merger, SortedList};
+use ceir_ingest::IngestError;
+use ceir_store::{
+    DirbsImport, DirbsRow, Entry, GoldenImport, GoldenReport, ImportJob, ListChange, Store, Verdict,
+};
 use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
@@ -73,24 +78,93 @@ pub async fn run(cfg: &crate::config::Config, cmd: ListImportCmd) -> Result<()> 
         delta: a.delta,
         size: (!a.force).then_some(size),
     };
-    let summary = import(
+    let len = std::fs::metadata(&a.file).map_or(0, |m| m.len());
+    let pb = crate::progress(len, &format!("reading the {list} list"));
+    let (result, job) = import_recorded(
         store.as_ref(),
         list,
         &a.file,
         &opts,
         &by,
         cfg.country()?,
-        SystemClock.now(),
+        Some(pb.clone()),
     )
-    .await?;
-    println!("{summary}");
+    .await;
+    pb.finish_and_clear();
+    let job = job?;
+    let summary = result?;
+    println!("{summary}; job {job}");
     Ok(())
+}
+
+/// Imports one list file and records the job (`ceir import jobs`): accepted with its summary,
+/// refused with the reason a bad file was refused, or failed. Returns the import's result and
+/// the job's id.
+pub async fn import_recorded(
+    store: &dyn Store,
+    list: DirbsList,
+    file: &Path,
+    opts: &ListOptions,
+    by: &AuditContext,
+    country: Country,
+    progress: Option<ProgressBar>,
+) -> (Result<Summary>, Result<String>) {
+    let started = SystemClock.now();
+    let result = import_tuned(
+        store,
+        list,
+        file,
+        opts,
+        by,
+        country,
+        started,
+        Tuning::default(),
+        progress,
+    )
+    .await;
+    let (verdict, rows, sha256, message) = match &result {
+        Ok(s) => (Verdict::Accepted, s.rows, s.sha256.clone(), s.text.clone()),
+        Err(e) => {
+            let refused = e.chain().any(|c| {
+                c.downcast_ref::<IngestError>()
+                    .is_some_and(|i| !matches!(i, IngestError::Io { .. }))
+            });
+            let verdict = if refused {
+                Verdict::Refused
+            } else {
+                Verdict::Failed
+            };
+            (verdict, 0, String::new(), format!("{e:#}"))
+        }
+    };
+    let job = ImportJob {
+        id: String::new(),
+        kind: list.name().to_owned(),
+        file: file.display().to_string(),
+        sha256,
+        operator: None,
+        period: None,
+        rows,
+        triplets: 0,
+        verdict,
+        checks: "[]".into(),
+        daily: "[]".into(),
+        message: Some(message),
+        started_at: started,
+        finished_at: SystemClock.now(),
+    };
+    let id = store.record_import(&job).await.map_err(anyhow::Error::from);
+    (result, id)
 }
 
 /// What an import did, for the summary line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub text: String,
+    /// Data rows read.
+    pub rows: u64,
+    /// The file's SHA-256, hex.
+    pub sha256: String,
     pub added: u64,
     pub updated: u64,
     pub removed: u64,
@@ -155,7 +229,18 @@ pub async fn import(
     country: Country,
     now: Timestamp,
 ) -> Result<Summary> {
-    import_tuned(store, list, file, opts, by, country, now, Tuning::default()).await
+    import_tuned(
+        store,
+        list,
+        file,
+        opts,
+        by,
+        country,
+        now,
+        Tuning::default(),
+        None,
+    )
+    .await
 }
 
 /// [`import`] with its memory bounds given.
@@ -169,19 +254,19 @@ pub async fn import_tuned(
     country: Country,
     now: Timestamp,
     tuning: Tuning,
+    progress: Option<ProgressBar>,
 ) -> Result<Summary> {
     let ListOptions { delta, size } = *opts;
     let mode = if delta { "delta" } else { "full" };
     let source = file.display().to_string();
-    let Some((kind, _)) = list.target() else {
-        return import_golden(store, file, opts, by, now, tuning).await;
-    };
-    let path = file.to_owned();
-    let mut sorted = tokio::task::spawn_blocking(move || {
-        sort_list(&path, list, delta, None, tuning.segment_rows)
-    })
-    .await??;
+    let (mut sorted, sha256) = read_sorted(file, list, delta, tuning, progress.clone()).await?;
     let rows = sorted.rows;
+    let Some((kind, _)) = list.target() else {
+        let mut s = import_golden(store, sorted, opts, by, now, tuning).await?;
+        s.rows = rows;
+        s.sha256 = sha256;
+        return Ok(s);
+    };
     let org = by.actor.org.as_str();
     let mut tx = store.begin_dirbs_import(list.name(), kind, by, now).await?;
     let before = tx.kept_count().await?;
@@ -195,6 +280,16 @@ pub async fn import_tuned(
         source: source.clone(),
         wrote: false,
         tuning,
+        progress: progress.inspect(|pb| {
+            pb.set_length(rows);
+            pb.set_position(0);
+            pb.set_message(format!("merging with the stored {list} list"));
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} rows ({eta})")
+            {
+                pb.set_style(style.progress_chars("=> "));
+            }
+        }),
     };
     if delta {
         walk_delta(tx.as_mut(), &mut sorted, &mut m, &mut w).await?;
@@ -231,6 +326,8 @@ pub async fn import_tuned(
                 "{source}: {rows} rows ({mode} {list} list); no change{notes}; {} rows on the {list} list of {org}",
                 p.after
             ),
+            rows,
+            sha256,
             ..Summary::default()
         });
     }
@@ -247,14 +344,54 @@ pub async fn import_tuned(
         added: r.added,
         updated: r.updated,
         removed: r.removed,
+        rows,
+        sha256,
     })
+}
+
+/// Reads, checks and sorts a list file on a blocking thread, hashing it on the way and showing
+/// the bytes read.
+async fn read_sorted(
+    file: &Path,
+    list: DirbsList,
+    delta: bool,
+    tuning: Tuning,
+    progress: Option<ProgressBar>,
+) -> Result<(SortedList, String)> {
+    let path = file.to_owned();
+    tokio::task::spawn_blocking(move || -> Result<(SortedList, String)> {
+        let name = path.display().to_string();
+        let f = std::fs::File::open(&path).map_err(|source| IngestError::Io {
+            file: name.clone(),
+            source,
+        })?;
+        let mut hashed = Hashing(f, Sha256::new());
+        let seg = tuning.segment_rows;
+        let sorted = match progress {
+            Some(pb) => sort_list_from(pb.wrap_read(&mut hashed), &name, list, delta, None, seg)?,
+            None => sort_list_from(&mut hashed, &name, list, delta, None, seg)?,
+        };
+        Ok((sorted, hex::encode(hashed.1.finalize())))
+    })
+    .await?
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R>(R, Sha256);
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        self.1.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
 }
 
 /// The golden list: hashes, merged as the other lists are (a full file with the stored list
 /// read in pages; a delta with the hashes it names).
 async fn import_golden(
     store: &dyn Store,
-    file: &Path,
+    mut sorted: SortedList,
     opts: &ListOptions,
     by: &AuditContext,
     now: Timestamp,
@@ -262,12 +399,7 @@ async fn import_golden(
 ) -> Result<Summary> {
     let ListOptions { delta, size } = *opts;
     let mode = if delta { "delta" } else { "full" };
-    let source = file.display().to_string();
-    let path = file.to_owned();
-    let mut sorted = tokio::task::spawn_blocking(move || {
-        sort_list(&path, DirbsList::Golden, delta, None, tuning.segment_rows)
-    })
-    .await??;
+    let source = sorted.file.clone();
     let rows = sorted.rows;
     let mut tx = store.begin_golden_import(by, now).await?;
     let before = tx.count().await?;
@@ -367,7 +499,7 @@ async fn import_golden(
         ),
         added: r.added,
         removed: r.removed,
-        updated: 0,
+        ..Summary::default()
     })
 }
 
@@ -392,6 +524,8 @@ struct Writer {
     /// Whether anything was written.
     wrote: bool,
     tuning: Tuning,
+    /// File rows merged so far, on the terminal.
+    progress: Option<ProgressBar>,
 }
 
 impl Writer {
@@ -432,6 +566,12 @@ impl Writer {
             .with_context(|| format!("{source}: nothing was imported"))?;
         self.wrote = true;
         Ok(())
+    }
+
+    fn merged(&self, rows: usize) {
+        if let Some(pb) = &self.progress {
+            pb.inc(rows as u64);
+        }
     }
 
     fn kept(&self, r: DirbsRow) -> Result<KeptRow> {
@@ -516,6 +656,7 @@ async fn walk_full(
         if let Some(s) = subject.or(entry.as_ref().map(|e| e.subject)) {
             m.subject(s, &rows, old, entry.as_ref());
         }
+        w.merged(rows.len());
         if m.pending() >= w.tuning.batch {
             w.flush(tx, m).await?;
         }
@@ -962,7 +1103,7 @@ mod tests {
             let file = write(dir.path(), &format!("step{n}.csv"), &lines);
             let opts = ListOptions { delta, size: None };
             let by = regulator();
-            let a = import_tuned(s, list, &file, &opts, &by, Country::AZ, NOW, tiny)
+            let a = import_tuned(s, list, &file, &opts, &by, Country::AZ, NOW, tiny, None)
                 .await
                 .unwrap();
             let b = import_tuned(
@@ -974,6 +1115,7 @@ mod tests {
                 Country::AZ,
                 NOW,
                 Tuning::default(),
+                None,
             )
             .await
             .unwrap();
@@ -1009,7 +1151,49 @@ mod tests {
         assert!(problems.is_empty(), "integrity: {problems:?}");
     }
 
+    /// Every list import leaves a job record: accepted with its rows, SHA-256 and summary, or
+    /// refused with the reason.
+    async fn every_import_is_recorded_as_a_job(s: &SqlStore) {
+        use ceir_store::ImportStore;
+        let by = regulator();
+        let opts = ListOptions::full(DirbsList::Stolen);
+        let file = fixture("stolen_full.csv");
+        let (r, id) =
+            import_recorded(s, DirbsList::Stolen, &file, &opts, &by, Country::AZ, None).await;
+        let (r, id) = (r.unwrap(), id.unwrap());
+        let jobs = s.import_jobs(Some("stolen"), None, 10).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        let j = &jobs[0];
+        assert_eq!((j.id.as_str(), j.verdict), (id.as_str(), Verdict::Accepted));
+        let data_rows = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .count() as u64;
+        assert_eq!((j.rows, r.rows), (data_rows, data_rows));
+        let want = hex::encode(Sha256::digest(std::fs::read(&file).unwrap()));
+        assert_eq!(j.sha256, want);
+        assert_eq!(j.message.as_deref(), Some(r.text.as_str()));
+        let bad = fixture("stolen_bad.csv");
+        let (r, id) =
+            import_recorded(s, DirbsList::Stolen, &bad, &opts, &by, Country::AZ, None).await;
+        assert!(r.is_err());
+        let jobs = s.import_jobs(Some("stolen"), None, 10).await.unwrap();
+        assert_eq!(jobs.len(), 2);
+        let j = jobs
+            .iter()
+            .find(|j| j.id == id.as_deref().unwrap())
+            .unwrap();
+        assert_eq!(j.verdict, Verdict::Refused);
+        assert!(
+            j.message.as_deref().unwrap().contains("5 bad rows"),
+            "{j:?}"
+        );
+    }
+
     ceir_store::both_engines!(
+        every_import_is_recorded_as_a_job,
         small_pages_import_as_one_piece_does,
         stolen_full_twice_then_delta_twice,
         every_list_maps_to_its_registry_list,

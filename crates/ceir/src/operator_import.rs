@@ -455,7 +455,7 @@ pub async fn list_jobs(
         return Ok(());
     }
     println!(
-        "{:<10} {:<19} {:<9} {:<10} {:>11} {:>10}  file / failed checks",
+        "{:<10} {:<19} {:<12} {:<10} {:>11} {:>10}  file / failed checks",
         "id", "finished (UTC)", "kind", "verdict", "rows", "triplets"
     );
     for j in jobs {
@@ -471,7 +471,7 @@ pub async fn list_jobs(
             .map(|c| c.describe())
             .collect();
         println!(
-            "{:<10} {:<19} {:<9} {:<10} {:>11} {:>10}  {}",
+            "{:<10} {:<19} {:<12} {:<10} {:>11} {:>10}  {}",
             j.id,
             when(j.finished_at),
             j.kind,
