@@ -597,28 +597,22 @@ async fn walk_full(
     m: &mut Merger,
     w: &mut Writer,
 ) -> Result<()> {
-    let mut kept: VecDeque<DirbsRow> = VecDeque::new();
-    let (mut kept_done, mut kept_last): (bool, Option<DirbsRow>) = (false, None);
-    let mut entries: VecDeque<Entry> = VecDeque::new();
-    let (mut held_done, mut held_last): (bool, Option<Subject>) = (false, None);
+    let size = w.tuning.page;
+    let mut kept: Pages<DirbsRow> = Pages::default();
+    let mut entries: Pages<Entry> = Pages::default();
     loop {
-        if kept.is_empty() && !kept_done {
-            let page = tx.kept_after(kept_last.as_ref(), w.tuning.page).await?;
-            kept_done = page.len() < w.tuning.page;
-            kept_last = page.last().cloned();
-            kept.extend(page);
+        if kept.wants() {
+            kept.take(tx.kept_after(kept.last.as_ref(), size).await?, size);
         }
-        if entries.is_empty() && !held_done {
-            let page = tx.held_after(held_last, w.tuning.page).await?;
-            held_done = page.len() < w.tuning.page;
-            held_last = page.last().map(|e| e.subject);
-            entries.extend(page);
+        if entries.wants() {
+            let after = entries.last.as_ref().map(|e| e.subject);
+            entries.take(tx.held_after(after, size).await?, size);
         }
         let from_file = sorted.peek()?;
         let next = [
             from_file,
-            kept.front().map(|r| subject_order(r.subject)),
-            entries.front().map(|e| subject_order(e.subject)),
+            kept.buf.front().map(|r| subject_order(r.subject)),
+            entries.buf.front().map(|e| subject_order(e.subject)),
         ]
         .into_iter()
         .flatten()
@@ -632,25 +626,22 @@ async fn walk_full(
         let mut old = Vec::new();
         let mut subject = rows.first().and_then(|r| r.key.subject());
         loop {
-            match kept.front() {
+            // A subject's rows may run on into the next page.
+            if kept.wants() {
+                kept.take(tx.kept_after(kept.last.as_ref(), size).await?, size);
+            }
+            match kept.buf.front() {
                 Some(r) if subject_order(r.subject) == next => {
-                    if let Some(r) = kept.pop_front() {
+                    if let Some(r) = kept.buf.pop_front() {
                         subject = subject.or(Some(r.subject));
                         old.push(w.kept(r)?);
                     }
                 }
-                // A subject's rows may run on into the next page.
-                None if !kept_done => {
-                    let page = tx.kept_after(kept_last.as_ref(), w.tuning.page).await?;
-                    kept_done = page.len() < w.tuning.page;
-                    kept_last = page.last().cloned();
-                    kept.extend(page);
-                }
                 _ => break,
             }
         }
-        let entry = match entries.front() {
-            Some(e) if subject_order(e.subject) == next => entries.pop_front().map(held),
+        let entry = match entries.buf.front() {
+            Some(e) if subject_order(e.subject) == next => entries.buf.pop_front().map(held),
             _ => None,
         };
         if let Some(s) = subject.or(entry.as_ref().map(|e| e.subject)) {
@@ -662,6 +653,40 @@ async fn walk_full(
         }
     }
     Ok(())
+}
+
+/// Stored rows or entries as a full import reads them: a page at a time, in the store's order.
+struct Pages<T> {
+    buf: VecDeque<T>,
+    /// The last page was short: nothing more to read.
+    done: bool,
+    /// The last one read: where the next page starts.
+    last: Option<T>,
+}
+
+impl<T> Default for Pages<T> {
+    fn default() -> Self {
+        Pages {
+            buf: VecDeque::new(),
+            done: false,
+            last: None,
+        }
+    }
+}
+
+impl<T: Clone> Pages<T> {
+    /// Whether the next page is due: the last is used up and was not short.
+    fn wants(&self) -> bool {
+        self.buf.is_empty() && !self.done
+    }
+
+    fn take(&mut self, page: Vec<T>, size: usize) {
+        self.done = page.len() < size;
+        if let Some(l) = page.last() {
+            self.last = Some(l.clone());
+        }
+        self.buf.extend(page);
+    }
 }
 
 /// A delta: only the subjects it names, with their kept rows and entries read per chunk.

@@ -103,7 +103,6 @@ impl DirbsListStore for SqlStore {
         by: &AuditContext,
         now: Timestamp,
     ) -> Result<GoldenReport> {
-        may_change_golden(by)?;
         let mut wanted: BTreeMap<&str, Option<&str>> = BTreeMap::new();
         for g in imeis {
             let slot = wanted.entry(g.hash.as_str()).or_insert(None);
@@ -111,34 +110,40 @@ impl DirbsListStore for SqlStore {
                 *slot = g.imei.as_deref();
             }
         }
-        let is_pg = matches!(self.pool, Pool::Postgres(_));
-        let actor_org = by.actor.org.clone();
-        on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
-            let before: Vec<(String,)> = sqlx::query_as("SELECT hashed_imei FROM golden_imei").fetch_all(&mut *tx).await?;
-            let before: HashSet<String> = before.into_iter().map(|(h,)| h).collect();
-            let added = wanted.keys().filter(|h| !before.contains(**h)).count() as u64;
-            let removed = before.iter().filter(|h| !wanted.contains_key(h.as_str())).count() as u64;
-            sqlx::query("DELETE FROM golden_imei").execute(&mut *tx).await?;
-            let rows: Vec<(&str, Option<&str>)> = wanted.iter().map(|(h, im)| (*h, *im)).collect();
-            for part in rows.chunks(CHUNK) {
-                let sql = format!(
-                    "INSERT INTO golden_imei (hashed_imei, imei, org, added_at) VALUES {}",
-                    placeholders(part.len(), 4, is_pg)
-                );
-                let mut q = sqlx::query(&sql);
-                for (h, im) in part {
-                    q = q.bind(*h).bind(*im).bind(actor_org.as_str()).bind(now.0);
-                }
-                q.execute(&mut *tx).await?;
+        // The import session's path, with the whole list at hand.
+        let mut tx = self.begin_golden_import(by, now).await?;
+        let mut before: HashMap<String, Option<String>> = HashMap::new();
+        let mut last: Option<String> = None;
+        loop {
+            let page = tx.after(last.as_deref(), CHUNK).await?;
+            let short = page.len() < CHUNK;
+            last = page.last().map(|g| g.hash.clone()).or(last);
+            before.extend(page.into_iter().map(|g| (g.hash, g.imei)));
+            if short {
+                break;
             }
-            let total: i64 = sqlx::query("SELECT COUNT(*) FROM golden_imei").fetch_one(&mut *tx).await?.try_get(0)?;
-            let detail = serde_json::json!({"source": source, "previous": before.len(), "added": added, "removed": removed, "total": total}).to_string();
-            let entry = AuditEntry::new(by, AuditAction::GoldenReplace, ObjectRef::golden(), detail);
-            audit_append!(tx, entry, now);
-            tx.commit().await?;
-            Ok(GoldenReport { previous: before.len() as u64, added, removed, total: total as u64 })
-        })
+        }
+        let upsert: Vec<GoldenImei> = wanted
+            .iter()
+            .filter(|(h, im)| before.get(**h).is_none_or(|was| was.as_deref() != **im))
+            .map(|(h, im)| GoldenImei {
+                hash: (*h).to_owned(),
+                imei: im.map(str::to_owned),
+            })
+            .collect();
+        let delete: Vec<String> = before
+            .keys()
+            .filter(|h| !wanted.contains_key(h.as_str()))
+            .cloned()
+            .collect();
+        let report = GoldenReport {
+            previous: before.len() as u64,
+            added: wanted.keys().filter(|h| !before.contains_key(**h)).count() as u64,
+            removed: delete.len() as u64,
+            total: wanted.len() as u64,
+        };
+        tx.apply(&upsert, &delete).await?;
+        tx.commit(source, report).await
     }
 
     async fn dirbs_rows(&self, list: &str, kind: ListKind, org: &str) -> Result<Vec<DirbsRow>> {
