@@ -788,12 +788,73 @@ impl Memberships {
         }
     }
 
+    /// Every IMEI's lists, ascending by body, and the barred TACs, ascending: what a saved copy
+    /// of the memberships holds.
+    pub fn parts(&self) -> (&[(u64, ListFlags)], &[u32]) {
+        (&self.imeis, &self.barred_tacs)
+    }
+
+    /// These memberships with some subjects read again: every membership of the IMEI bodies
+    /// `imeis` and of the TACs `tacs` is replaced by those given in `fresh_imeis` and
+    /// `fresh_tacs` (any order, repeats allowed; entries of other subjects are ignored).
+    pub fn patched(
+        self,
+        imeis: &[u64],
+        fresh_imeis: Vec<(u64, ListFlags)>,
+        tacs: &[u32],
+        fresh_tacs: Vec<u32>,
+    ) -> Memberships {
+        fn sorted<T: Ord + Copy>(v: &[T]) -> Vec<T> {
+            let mut v = v.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        let (imeis, tacs) = (sorted(imeis), sorted(tacs));
+        let fresh = Memberships::from_lists(fresh_imeis, fresh_tacs);
+        let keep_imei = |b: &u64| imeis.binary_search(b).is_err();
+        let keep_tac = |t: &u32| tacs.binary_search(t).is_err();
+        let mut out = Memberships {
+            imeis: merge_by(
+                self.imeis.into_iter().filter(|e| keep_imei(&e.0)),
+                fresh.imeis.into_iter().filter(|e| !keep_imei(&e.0)),
+                |e| e.0,
+            ),
+            barred_tacs: merge_by(
+                self.barred_tacs.into_iter().filter(|t| keep_tac(t)),
+                fresh.barred_tacs.into_iter().filter(|t| !keep_tac(t)),
+                |t| *t,
+            ),
+        };
+        out.imeis.shrink_to_fit();
+        out
+    }
+
     /// IMEIs on a list that DIRBS classifies even when never seen on a network (stolen, barred).
     pub fn unseen_candidates(&self) -> impl Iterator<Item = u64> + '_ {
         self.imeis
             .iter()
             .filter(|(_, f)| f.has(ListFlags::STOLEN) || f.has(ListFlags::BARRED))
             .map(|(b, _)| *b)
+    }
+}
+
+/// Two ascending sequences of distinct keys, with no key in both, merged into one.
+fn merge_by<T, K: Ord>(
+    a: impl Iterator<Item = T>,
+    b: impl Iterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<T> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    let mut out = Vec::with_capacity(a.size_hint().0 + b.size_hint().0);
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => key(x) <= key(y),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
     }
 }
 

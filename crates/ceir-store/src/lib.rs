@@ -138,6 +138,40 @@ pub struct IndexUpdate {
     pub state_after: u64,
 }
 
+/// A point of the change feed: a change's seq and when it was made. A copy of the memberships
+/// made at one point recognises the store it came from by both: a different or restored
+/// database has other times at the same seq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeedMark {
+    pub seq: u64,
+    pub at: i64,
+}
+
+/// What [`Store::memberships_since`] read, from one consistent snapshot of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MembershipRead {
+    /// Every membership of the lists asked for, as of `head`.
+    Full {
+        head: FeedMark,
+        rows: Vec<(ListKind, u64, Reason)>,
+    },
+    /// The (list, subject) pairs changed after the mark given, up to `head`, and every
+    /// membership those subjects have now on the lists asked for.
+    Changes {
+        head: FeedMark,
+        touched: Vec<(ListKind, u64)>,
+        rows: Vec<(ListKind, u64, Reason)>,
+    },
+}
+
+impl MembershipRead {
+    pub fn head(&self) -> FeedMark {
+        match self {
+            MembershipRead::Full { head, .. } | MembershipRead::Changes { head, .. } => *head,
+        }
+    }
+}
+
 /// An entry on a list, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -316,6 +350,15 @@ pub trait Store:
     /// on `barred_tac`. Whole `Entry` rows (org, reference, note, timestamps) made that ten
     /// times slower at a million registrations.
     async fn memberships(&self, lists: &[ListKind]) -> Result<Vec<(ListKind, u64, Reason)>>;
+    /// [`Store::memberships`] with the feed position they were read at; or, given the mark of an
+    /// earlier read that this store made, only the subjects changed since it, when there are at
+    /// most `max_changes` of them (otherwise, or for a mark it does not know, every membership).
+    async fn memberships_since(
+        &self,
+        lists: &[ListKind],
+        since: Option<FeedMark>,
+        max_changes: usize,
+    ) -> Result<MembershipRead>;
     async fn history_of(&self, subject_key: u64) -> Result<Vec<HistoryRow>>;
     async fn list_counts(&self) -> Result<Vec<(ListKind, u64)>>;
 

@@ -59,6 +59,7 @@ mod accounts;
 mod cases;
 mod imports;
 mod machine;
+mod memberships;
 
 /// The registry store on SQLite or PostgreSQL.
 pub struct SqlStore {
@@ -915,76 +916,18 @@ impl Store for SqlStore {
     }
 
     async fn memberships(&self, lists: &[ListKind]) -> Result<Vec<(ListKind, u64, Reason)>> {
-        // The list names are the store's own constants, never input.
-        let names: Vec<String> = lists
-            .iter()
-            .filter(|l| **l != ListKind::Exception)
-            .map(|l| format!("'{}'", l.as_str()))
-            .collect();
-        if names.is_empty() {
-            return Ok(Vec::new());
+        match self.read_memberships(lists, None, 0).await? {
+            MembershipRead::Full { rows, .. } | MembershipRead::Changes { rows, .. } => Ok(rows),
         }
-        let q = format!(
-            "SELECT list, subject, reason FROM list_entry WHERE list IN ({})",
-            names.join(", ")
-        );
-        let row = |list: &str, subject: i64, reason: &str| -> Result<(ListKind, u64, Reason)> {
-            Ok((
-                ListKind::parse(list).map_err(|e| corrupt("list", e))?,
-                u(subject),
-                Reason::parse(reason).map_err(|e| corrupt("reason", e))?,
-            ))
-        };
-        if let Some(path) = self.sqlite_path.clone() {
-            // A read-only connection of its own, one read transaction: under WAL it reads one
-            // consistent snapshot of every list, beside the pool's writers.
-            let lists: Vec<ListKind> = lists.to_vec();
-            return tokio::task::spawn_blocking(move || -> Result<Vec<(ListKind, u64, Reason)>> {
-                use rusqlite::OpenFlags;
-                let conn = rusqlite::Connection::open_with_flags(
-                    &path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(Duration::from_secs(30))?;
-                // Pages mapped rather than copied into the page cache: a million-entry list is
-                // read once, front to back.
-                conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
-                let tx = conn.unchecked_transaction()?;
-                let mut st = tx.prepare(
-                    "SELECT subject, reason FROM list_entry WHERE list = ?1 ORDER BY subject",
-                )?;
-                let mut out = Vec::new();
-                for list in lists.iter().filter(|l| **l != ListKind::Exception) {
-                    let mut rows = st.query([list.as_str()])?;
-                    // A list's entries share a few reasons: each distinct text is parsed once.
-                    let mut last: Option<(String, Reason)> = None;
-                    while let Some(r) = rows.next()? {
-                        let subject: i64 = r.get(0)?;
-                        let text = r
-                            .get_ref(1)?
-                            .as_str()
-                            .map_err(|e| corrupt("list_entry", e))?;
-                        let reason = match &last {
-                            Some((t, reason)) if t == text => *reason,
-                            _ => {
-                                let reason =
-                                    Reason::parse(text).map_err(|e| corrupt("reason", e))?;
-                                last = Some((text.to_owned(), reason));
-                                reason
-                            }
-                        };
-                        out.push((*list, u(subject), reason));
-                    }
-                }
-                Ok(out)
-            })
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("the membership read stopped: {e}")))?;
-        }
-        let rows: Vec<(String, i64, String)> = on_pool!(&self.pool, p => {
-            sqlx::query_as::<_, (String, i64, String)>(&q).fetch_all(p).await?
-        });
-        rows.into_iter().map(|(l, s, r)| row(&l, s, &r)).collect()
+    }
+
+    async fn memberships_since(
+        &self,
+        lists: &[ListKind],
+        since: Option<FeedMark>,
+        max_changes: usize,
+    ) -> Result<MembershipRead> {
+        self.read_memberships(lists, since, max_changes).await
     }
 
     async fn history_of(&self, subject_key: u64) -> Result<Vec<HistoryRow>> {

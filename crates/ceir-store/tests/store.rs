@@ -582,8 +582,166 @@ async fn memberships_for_classification(s: &SqlStore) {
         .is_empty());
 }
 
+/// What changed since a feed mark: the subjects touched and their memberships now; whole
+/// reads when the mark is unknown, ahead of the store, or too much changed.
+async fn memberships_since_a_mark(s: &SqlStore) {
+    use ceir_store::{FeedMark, MembershipRead};
+    const C: &str = "356938030000286";
+    let lists = [
+        ListKind::Blocked,
+        ListKind::Permitted,
+        ListKind::Tracked,
+        ListKind::BarredTac,
+    ];
+    let empty = s.memberships_since(&lists, None, 10).await.unwrap();
+    assert_eq!(
+        empty,
+        MembershipRead::Full {
+            head: FeedMark::default(),
+            rows: vec![]
+        }
+    );
+    let imsi = Imsi::parse("400011234567890").unwrap();
+    s.apply(
+        &[
+            add(ListKind::Blocked, Subject::Imei(imei(A)), Reason::Stolen),
+            add(
+                ListKind::Permitted,
+                Subject::Imei(imei(B)),
+                Reason::Registered,
+            ),
+            add(
+                ListKind::BarredTac,
+                Subject::Tac(Tac::parse("35693803").unwrap()),
+                Reason::Counterfeit,
+            ),
+        ],
+        &regulator(),
+        T0,
+        false,
+    )
+    .await
+    .unwrap();
+    let MembershipRead::Full { head: h1, rows } =
+        s.memberships_since(&lists, None, 10).await.unwrap()
+    else {
+        panic!("no mark: a whole read");
+    };
+    assert!(h1.seq > 0);
+    assert_eq!(rows.len(), 3);
+    // Nothing since: no subject, no row.
+    assert_eq!(
+        s.memberships_since(&lists, Some(h1), 10).await.unwrap(),
+        MembershipRead::Changes {
+            head: h1,
+            touched: vec![],
+            rows: vec![]
+        }
+    );
+    s.apply(
+        &[
+            remove(ListKind::Blocked, Subject::Imei(imei(A)), None),
+            add(
+                ListKind::Tracked,
+                Subject::Imei(imei(C)),
+                Reason::Investigation,
+            ),
+            add(
+                ListKind::Exception,
+                Subject::Pair(imei(B), imsi),
+                Reason::Paired,
+            ),
+        ],
+        &regulator(),
+        Timestamp(T0.0 + 1),
+        false,
+    )
+    .await
+    .unwrap();
+    let MembershipRead::Changes {
+        head: h2,
+        mut touched,
+        mut rows,
+    } = s.memberships_since(&lists, Some(h1), 10).await.unwrap()
+    else {
+        panic!("a known mark: only the changes");
+    };
+    assert!(h2.seq > h1.seq);
+    touched.sort_by_key(|(l, s)| (l.as_str(), *s));
+    rows.sort_by_key(|(l, s, _)| (l.as_str(), *s));
+    // A is off every list, C tracked; the exception is not a membership.
+    assert_eq!(
+        touched,
+        vec![
+            (ListKind::Blocked, imei(A).body()),
+            (ListKind::Tracked, imei(C).body())
+        ]
+    );
+    assert_eq!(
+        rows,
+        vec![(ListKind::Tracked, imei(C).body(), Reason::Investigation)]
+    );
+    let whole = |r: MembershipRead| matches!(r, MembershipRead::Full { head, .. } if head == h2);
+    // Too many changes, a mark of another store's history, a mark ahead of this one.
+    assert!(whole(
+        s.memberships_since(&lists, Some(h1), 1).await.unwrap()
+    ));
+    let foreign = FeedMark {
+        seq: h1.seq,
+        at: h1.at + 1,
+    };
+    assert!(whole(
+        s.memberships_since(&lists, Some(foreign), 10)
+            .await
+            .unwrap()
+    ));
+    let ahead = FeedMark {
+        seq: h2.seq + 5,
+        at: h2.at,
+    };
+    assert!(whole(
+        s.memberships_since(&lists, Some(ahead), 10).await.unwrap()
+    ));
+    // Changes to lists not asked for do not count against the limit, nor hide the others.
+    let mut burst: Vec<ListChange> = (0..5)
+        .map(|n| {
+            let imsi = Imsi::parse(&format!("40001{:010}", 7_000 + n)).unwrap();
+            let device = Imei::from_body(35_693_803_000_100 + n).unwrap();
+            add(
+                ListKind::Exception,
+                Subject::Pair(device, imsi),
+                Reason::Paired,
+            )
+        })
+        .collect();
+    burst.push(add(
+        ListKind::Blocked,
+        Subject::Imei(imei(B)),
+        Reason::Counterfeit,
+    ));
+    s.apply(&burst, &regulator(), Timestamp(T0.0 + 2), false)
+        .await
+        .unwrap();
+    let MembershipRead::Changes { touched, rows, .. } =
+        s.memberships_since(&lists, Some(h2), 1).await.unwrap()
+    else {
+        panic!("one change to these lists: a patch");
+    };
+    assert_eq!(touched, vec![(ListKind::Blocked, imei(B).body())]);
+    let mut rows = rows;
+    rows.sort_by_key(|(l, _, _)| l.as_str());
+    assert_eq!(
+        rows,
+        vec![
+            (ListKind::Blocked, imei(B).body(), Reason::Counterfeit),
+            (ListKind::Permitted, imei(B).body(), Reason::Registered)
+        ]
+    );
+}
+
 ceir_store::both_engines!(
     memberships_for_classification,
+    memberships_since_a_mark,
     add_list_and_history,
     only_owner_or_regulator_lifts,
     batches_are_atomic,

@@ -113,29 +113,6 @@ fn flag_of(list: ListKind, reason: Reason) -> Option<ListFlags> {
     ListFlags::of_entry(list, reason)
 }
 
-/// Every list membership of the registry, in one pass.
-pub async fn load_memberships(store: &dyn Store) -> Result<Memberships> {
-    let mut imeis = Vec::new();
-    let mut tacs = Vec::new();
-    let lists = [
-        ListKind::Blocked,
-        ListKind::Permitted,
-        ListKind::Tracked,
-        ListKind::BarredTac,
-    ];
-    for (list, subject, reason) in store.memberships(&lists).await? {
-        match list {
-            ListKind::BarredTac => tacs.push(u32::try_from(subject)?),
-            _ => {
-                if let Some(f) = flag_of(list, reason) {
-                    imeis.push((subject, f));
-                }
-            }
-        }
-    }
-    Ok(Memberships::from_lists(imeis, tacs))
-}
-
 /// The days of observations the conditions need up to `date`: their longest period, and at
 /// least a month, so that first-seen dates and RATs come from more than the shortest window.
 fn window(conditions: &Conditions, date: Day) -> (Day, Day) {
@@ -159,22 +136,28 @@ pub async fn classify(store: &dyn Store, data: &Path, args: &ClassifyArgs) -> Re
         }
     };
     let (start, end) = window(&conditions, analysis_date);
-    // The observations (Parquet) and the registry (SQL) are read side by side, one a core.
+    // The observations (Parquet), the previous state and the registry (SQL, or its copy) are
+    // read side by side.
     let dir = data.to_path_buf();
     let observations = tokio::task::spawn_blocking(move || {
         let t = Instant::now();
         load_observations(&dir, start, end).map(|b| (b, t.elapsed()))
     });
+    let states = StateStore::open(&data.join("classification"))?;
+    let previous = {
+        let states = states.clone();
+        tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            states.current().map(|p| (p, t.elapsed()))
+        })
+    };
     let t = Instant::now();
     let catalog = load_catalog(store).await?;
     let t_cat = t.elapsed();
-    let memberships = load_memberships(store).await?;
+    let (memberships, lists_source) = crate::membership_cache::load(store, data).await?;
     let t_lists = t.elapsed() - t_cat;
     let (batch, t_obs) = observations.await??;
-    let states = StateStore::open(&data.join("classification"))?;
-    let t = Instant::now();
-    let previous = states.current()?;
-    let t_prev = t.elapsed();
+    let (previous, t_prev) = previous.await??;
     if let Some(p) = &previous {
         if date < p.run.date {
             eprintln!(
@@ -239,7 +222,7 @@ pub async fn classify(store: &dyn Store, data: &Path, args: &ClassifyArgs) -> Re
         );
     }
     println!(
-        "load {:.2} s (observations {:.2} beside catalog {:.2} and lists {:.2}; previous state {:.2}), classify {:.2} s, write {:.2} s; state in {}",
+        "load {:.2} s (observations {:.2} beside catalog {:.2}, lists {:.2} ({lists_source}) and previous state {:.2}), classify {:.2} s, write {:.2} s; state in {}",
         loaded.as_secs_f64(),
         t_obs.as_secs_f64(),
         t_cat.as_secs_f64(),

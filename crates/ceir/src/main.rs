@@ -7,6 +7,7 @@ mod demo;
 mod lists_cmd;
 mod lists_import;
 mod machine;
+mod membership_cache;
 mod operator_import;
 mod simulate;
 mod sql;

@@ -422,3 +422,82 @@ fn kill_9_during_import_or_classification_leaves_the_previous_state() {
     let v = ok(ceir(&data).args(["lists", "verify", data.join("lists").to_str().unwrap()]));
     assert!(v.contains("OK"), "{v}");
 }
+
+/// Classification reads the list memberships from its copy, patched with the changes made by
+/// hand since: the same state as a run that reads the registry whole.
+#[test]
+fn classification_after_list_changes_matches_a_whole_read() {
+    use ceir_domain::Imei;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulated(dir.path());
+    let data = dir.path().join("node");
+    ok(ceir(&data).args([
+        "import",
+        "tac",
+        sim.join("gsma_tac_db.txt").to_str().unwrap(),
+    ]));
+    ok(ceir(&data)
+        .args(["import", "operator"])
+        .args(operator_files(&sim)));
+    let reg = sim.join("AZ/lists/registration.csv");
+    let out = ok(ceir(&data).args(["import", "registration", reg.to_str().unwrap()]));
+    assert!(out.contains("brought up to date (read whole)"), "{out}");
+    let copy = data.join("cache/memberships.bin");
+    assert!(copy.exists());
+
+    let before = ok(ceir(&data).args(["classify", "--date", "2026-10-31"]));
+    assert!(before.contains("(copy + 0 changed)"), "{before}");
+
+    // A seen IMEI that is registered, and one that is not.
+    let seen: Vec<String> = ok(ceir(&data).args([
+        "sql",
+        "SELECT DISTINCT imei_norm FROM triplets WHERE length(imei_norm) = 14 \
+         AND imei_norm NOT LIKE '%A%' ORDER BY imei_norm",
+    ]))
+    .lines()
+    .filter_map(|l| {
+        let v = l.trim().trim_matches('|').trim();
+        (v.len() == 14 && v.bytes().all(|b| b.is_ascii_digit())).then(|| v.to_owned())
+    })
+    .collect();
+    let registered: std::collections::HashSet<String> = std::fs::read_to_string(&reg)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.get(..14).map(str::to_owned))
+        .collect();
+    let typed = |body: &str| Imei::from_body(body.parse().unwrap()).unwrap().to_string();
+    let on = seen.iter().find(|b| registered.contains(*b)).unwrap();
+    let off = seen.iter().find(|b| !registered.contains(*b)).unwrap();
+    ok(ceir(&data).args(["list", "add", "blocked", &typed(off), "--reason", "stolen"]));
+    ok(ceir(&data).args(["list", "remove", "permitted", &typed(on)]));
+
+    let patched = ok(ceir(&data).args(["classify", "--date", "2026-10-31"]));
+    assert!(patched.contains("(copy + 2 changed)"), "{patched}");
+    let (stolen, new, _, _) = condition_row(&patched, "stolen");
+    assert_eq!((stolen, new), (condition_row(&before, "stolen").0 + 1, 1));
+    let (_, new, _, _) = condition_row(&patched, "not_on_registration_list");
+    assert_eq!(new, 1, "{patched}");
+
+    // Without the copy the registry is read whole, and nothing differs.
+    std::fs::remove_file(&copy).unwrap();
+    let whole = ok(ceir(&data).args(["classify", "--date", "2026-10-31"]));
+    assert!(whole.contains("(read whole)"), "{whole}");
+    let table = |out: &str| -> Vec<(u64, u64, u64, u64)> {
+        [
+            "stolen",
+            "not_on_registration_list",
+            "gsma_not_found",
+            "duplicate_mk1",
+        ]
+        .iter()
+        .map(|c| condition_row(out, c))
+        .collect()
+    };
+    let settled: Vec<_> = table(&patched).iter().map(|r| (r.0, 0, 0, r.3)).collect();
+    assert_eq!(table(&whole), settled, "{whole}");
+    assert_eq!(
+        std::fs::read(data.join("classification/run-000002.parquet")).unwrap(),
+        std::fs::read(data.join("classification/run-000003.parquet")).unwrap()
+    );
+}

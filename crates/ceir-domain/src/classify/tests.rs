@@ -1011,3 +1011,72 @@ fn malformed_imeis_keep_their_tac_and_conditions_default_to_30_days_grace() {
     .unwrap();
     assert_eq!(c.conditions[0].grace_period_days, 30);
 }
+
+mod patched_memberships {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// (body or TAC, which list) in a small range, so that subjects repeat and collide.
+    fn entries() -> impl Strategy<Value = Vec<(u64, u8)>> {
+        proptest::collection::vec((0u64..40, 0u8..5), 0..60)
+    }
+
+    fn flag(k: u8) -> ListFlags {
+        [
+            ListFlags::STOLEN,
+            ListFlags::REGISTERED,
+            ListFlags::BARRED,
+            ListFlags::MONITORING,
+        ][usize::from(k % 4)]
+    }
+
+    /// Memberships as lists would give them: code 4 is a barred TAC, others an IMEI list.
+    fn build(v: &[(u64, u8)]) -> Memberships {
+        let imeis = v
+            .iter()
+            .filter(|e| e.1 != 4)
+            .map(|&(b, k)| (b, flag(k)))
+            .collect();
+        let tacs = v.iter().filter(|e| e.1 == 4).map(|e| e.0 as u32).collect();
+        Memberships::from_lists(imeis, tacs)
+    }
+
+    proptest! {
+        /// Patching the changed subjects of an old copy gives what reading everything anew
+        /// gives.
+        #[test]
+        fn patching_equals_rebuilding(old in entries(), new in entries(), extra in proptest::collection::vec(0u64..40, 0..10)) {
+            // The subjects that changed: any whose entries differ, plus some that did not.
+            let imei_rows = |v: &[(u64, u8)], b: u64| {
+                let mut r: Vec<u8> = v.iter().filter(|e| e.0 == b && e.1 != 4).map(|e| e.1 % 4).collect();
+                r.sort_unstable();
+                r.dedup();
+                r
+            };
+            let tac_on = |v: &[(u64, u8)], t: u64| v.iter().any(|e| e.0 == t && e.1 == 4);
+            let mut imeis: Vec<u64> = (0..40).filter(|b| imei_rows(&old, *b) != imei_rows(&new, *b)).collect();
+            let mut tacs: Vec<u32> = (0..40).filter(|t| tac_on(&old, *t) != tac_on(&new, *t)).map(|t| t as u32).collect();
+            imeis.extend(&extra);
+            tacs.extend(extra.iter().map(|t| *t as u32));
+            // What a store gives for those subjects now.
+            let fresh: Vec<(u64, u8)> = new.iter().copied().filter(|e| imeis.contains(&e.0) || tacs.contains(&(e.0 as u32))).collect();
+            let (fi, ft) = {
+                let f = build(&fresh);
+                let (i, t) = f.parts();
+                (i.to_vec(), t.to_vec())
+            };
+            let patched = build(&old).patched(&imeis, fi, &tacs, ft);
+            let want = build(&new);
+            prop_assert_eq!(patched.parts(), want.parts());
+        }
+    }
+
+    #[test]
+    fn a_subject_read_again_off_every_list_is_dropped() {
+        let m = build(&[(1, 0), (1, 1), (2, 1), (7, 4), (8, 4)]);
+        let p = m.patched(&[1, 3], vec![(3, ListFlags::BARRED)], &[7], vec![]);
+        let (i, t) = p.parts();
+        assert_eq!(i, &[(2, ListFlags::REGISTERED), (3, ListFlags::BARRED)][..]);
+        assert_eq!(t, &[8][..]);
+    }
+}
