@@ -1084,6 +1084,9 @@ impl DimensionSpec {
 
     /// Only the verdict: the engine's fast path, identical to `measure(..).matched`.
     pub fn matches(&self, facts: &ImeiFacts<'_>, date: Day, scratch: &mut Scratch) -> bool {
+        if self.dimension.too_few_triplets(facts) {
+            return self.invert && facts.seen();
+        }
         self.measure(facts, date, scratch).matched
     }
 }
@@ -1110,6 +1113,20 @@ fn digits_value(k: crate::observe::IdKey) -> u64 {
 }
 
 impl Dimension {
+    /// Whether the IMEI has too few triplets for this dimension to match, whatever they hold:
+    /// most devices have one or two, and the counting dimensions need more. Each triplet gives
+    /// at most one IMSI or MSISDN, so distinct identifiers, a daily average of identifiers and
+    /// MSISDNs per day are each at most the number of triplets.
+    fn too_few_triplets(&self, f: &ImeiFacts<'_>) -> bool {
+        let n = f.triplets.len();
+        match self {
+            Dimension::DuplicateThreshold { threshold, .. } => (n as u64) < u64::from(*threshold),
+            Dimension::DuplicateDailyAvg { threshold, .. } => (n as f64) < *threshold,
+            Dimension::TransientImei { num_msisdns, .. } => (n as u64) < u64::from(*num_msisdns),
+            _ => false,
+        }
+    }
+
     /// Evaluates this dimension (never inverted) for one IMEI on classification date `date`.
     pub fn measure<'a>(&self, f: &ImeiFacts<'a>, date: Day, s: &mut Scratch) -> Measure<'a> {
         let seen = f.seen();

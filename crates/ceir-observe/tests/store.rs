@@ -402,7 +402,7 @@ fn per_imei_aggregates_are_written_alongside() {
             "{imei_norm: \"12AB\", first_seen: 2026-10-31, last_seen: 2026-10-31, days: 1073741824, rat: 2, imsis: 1, msisdns: 1, triplets: 1}",
         ]
     );
-    // Triplets files carry zstd, statistics and the sort order.
+    // Triplets files carry LZ4, statistics and the sort order.
     let f = std::fs::File::open(
         dir.path()
             .join("month=2026-10/operator=azercell/g00000001.triplets.parquet"),
@@ -411,8 +411,7 @@ fn per_imei_aggregates_are_written_alongside() {
     let r = SerializedFileReader::new(f).unwrap();
     let rg = r.metadata().row_group(0);
     assert!(rg.column(0).statistics().is_some());
-    // (Files record the codec, not the level.)
-    assert!(rg.column(0).compression().to_string().starts_with("ZSTD"));
+    assert_eq!(rg.column(0).compression().to_string(), "LZ4_RAW");
     assert!(rg.sorting_columns().is_some());
 }
 

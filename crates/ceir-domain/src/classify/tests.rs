@@ -1080,3 +1080,64 @@ mod patched_memberships {
         assert_eq!(t, &[8][..]);
     }
 }
+
+mod fast_path {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// (IMSI index, MSISDN index, operator, September or October, days bitmap).
+    fn triplets() -> impl Strategy<Value = Vec<(u8, u8, u16, bool, u32)>> {
+        proptest::collection::vec((0u8..6, 0u8..6, 0u16..2, any::<bool>(), any::<u32>()), 0..8)
+    }
+
+    fn dimension() -> impl Strategy<Value = Dimension> {
+        prop_oneof![
+            (0u32..6, 1u32..40, any::<bool>()).prop_map(|(threshold, days, use_msisdn)| {
+                Dimension::DuplicateThreshold {
+                    threshold,
+                    period: Period::Days(days),
+                    use_msisdn,
+                }
+            }),
+            (0u32..12, 1u32..40, 0u32..8, any::<bool>()).prop_map(
+                |(t, days, min_seen_days, use_msisdn)| Dimension::DuplicateDailyAvg {
+                    threshold: f64::from(t) / 2.0,
+                    period: Period::Days(days),
+                    min_seen_days,
+                    use_msisdn,
+                }
+            ),
+            (1u32..40, 0u32..6).prop_map(|(period_days, num_msisdns)| {
+                Dimension::TransientImei {
+                    period_days,
+                    num_msisdns,
+                }
+            }),
+        ]
+    }
+
+    proptest! {
+        /// The engine's verdict, which skips devices with too few triplets, is the full
+        /// measurement's verdict, inverted or not.
+        #[test]
+        fn matches_is_measure(rows in triplets(), d in dimension(), invert in any::<bool>()) {
+            let trip: Vec<Triplet> = rows
+                .iter()
+                .map(|&(i, m, op, oct, days)| Triplet {
+                    imei: ImeiKey::body(35_693_803_564_380),
+                    imsi: IdKey::parse(format!("40001123456789{i}").as_bytes()),
+                    msisdn: IdKey::parse(format!("99450123456{m}").as_bytes()),
+                    operator: op,
+                    month: day(if oct { "2026-10-01" } else { "2026-09-01" }),
+                    days: if oct { days & 0x7fff_ffff } else { days & 0x3fff_ffff },
+                    rat: RatSet::default(),
+                })
+                .collect();
+            let f = facts(35_693_803_564_380, &trip, None, ListFlags::default());
+            let spec = DimensionSpec { dimension: d, invert };
+            let mut s = Scratch::default();
+            let date = day("2026-10-31");
+            prop_assert_eq!(spec.matches(&f, date, &mut s), spec.measure(&f, date, &mut s).matched);
+        }
+    }
+}
