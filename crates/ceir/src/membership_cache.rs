@@ -96,10 +96,11 @@ pub async fn load(store: &dyn Store, data: &Path) -> Result<(Memberships, Source
     Ok((memberships, source))
 }
 
+/// IMEI bodies with their lists, and barred TACs.
+type Split = (Vec<(u64, ListFlags)>, Vec<u32>);
+
 /// IMEI flags and barred TACs out of (list, subject, reason) rows.
-fn split(
-    rows: Vec<(ListKind, u64, ceir_domain::lists::Reason)>,
-) -> Result<(Vec<(u64, ListFlags)>, Vec<u32>)> {
+fn split(rows: Vec<(ListKind, u64, ceir_domain::lists::Reason)>) -> Result<Split> {
     let mut imeis = Vec::with_capacity(rows.len());
     let mut tacs = Vec::new();
     for (list, subject, reason) in rows {
