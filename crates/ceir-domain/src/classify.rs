@@ -812,21 +812,22 @@ impl Memberships {
         }
         let (imeis, tacs) = (sorted(imeis), sorted(tacs));
         let fresh = Memberships::from_lists(fresh_imeis, fresh_tacs);
-        let keep_imei = |b: &u64| imeis.binary_search(b).is_err();
-        let keep_tac = |t: &u32| tacs.binary_search(t).is_err();
-        let mut out = Memberships {
-            imeis: merge_by(
-                self.imeis.into_iter().filter(|e| keep_imei(&e.0)),
-                fresh.imeis.into_iter().filter(|e| !keep_imei(&e.0)),
-                |e| e.0,
-            ),
-            barred_tacs: merge_by(
-                self.barred_tacs.into_iter().filter(|t| keep_tac(t)),
-                fresh.barred_tacs.into_iter().filter(|t| !keep_tac(t)),
-                |t| *t,
-            ),
-        };
-        out.imeis.shrink_to_fit();
+        let touched_imei = |b: &u64| imeis.binary_search(b).is_ok();
+        let touched_tac = |t: &u32| tacs.binary_search(t).is_ok();
+        // In place: the copy can hold tens of millions of entries, and a patch touches a few.
+        let mut out = self;
+        out.imeis.retain(|e| !touched_imei(&e.0));
+        merge_into(
+            &mut out.imeis,
+            fresh.imeis.into_iter().filter(|e| touched_imei(&e.0)),
+            |e| e.0,
+        );
+        out.barred_tacs.retain(|t| !touched_tac(t));
+        merge_into(
+            &mut out.barred_tacs,
+            fresh.barred_tacs.into_iter().filter(|t| touched_tac(t)),
+            |t| *t,
+        );
         out
     }
 
@@ -839,22 +840,29 @@ impl Memberships {
     }
 }
 
-/// Two ascending sequences of distinct keys, with no key in both, merged into one.
-fn merge_by<T, K: Ord>(
-    a: impl Iterator<Item = T>,
-    b: impl Iterator<Item = T>,
+/// Merges ascending keys into an ascending vector holding none of them, in place: the vector
+/// grows by the new entries' count and fills from the back with the larger of the two heads.
+fn merge_into<T: Copy, K: Ord>(
+    v: &mut Vec<T>,
+    add: impl Iterator<Item = T>,
     key: impl Fn(&T) -> K,
-) -> Vec<T> {
-    let (mut a, mut b) = (a.peekable(), b.peekable());
-    let mut out = Vec::with_capacity(a.size_hint().0 + b.size_hint().0);
-    loop {
-        let take_a = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) => key(x) <= key(y),
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return out,
-        };
-        out.extend(if take_a { a.next() } else { b.next() });
+) {
+    let add: Vec<T> = add.collect();
+    let Some(&fill) = add.first() else {
+        return;
+    };
+    let (mut i, mut j) = (v.len(), add.len());
+    v.resize(v.len() + add.len(), fill);
+    let mut k = v.len();
+    while j > 0 {
+        k -= 1;
+        if i > 0 && key(&v[i - 1]) > key(&add[j - 1]) {
+            i -= 1;
+            v[k] = v[i];
+        } else {
+            j -= 1;
+            v[k] = add[j];
+        }
     }
 }
 

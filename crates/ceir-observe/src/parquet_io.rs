@@ -5,15 +5,16 @@ use crate::{id_text, imei_order, io_err, sync_dir, tmp_path, ObserveError, Texts
 use crate::{IMEIS_SUFFIX, TRIPLETS_SUFFIX};
 use arrow::array::{
     Array, ArrayRef, Date32Array, Date32Builder, RecordBatch, StringArray, StringBuilder,
-    UInt16Array, UInt16Builder, UInt32Array, UInt32Builder,
+    UInt16Array, UInt16Builder, UInt32Array, UInt32Builder, UInt64Array, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use ceir_domain::observe::{Day, IdKey, ImeiKey, ImeiSeen, RatSet, Triplet};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fs::File;
@@ -25,9 +26,14 @@ const BATCH: usize = 64 * 1024;
 /// Rows per row group: large enough for good compression, small enough that statistics prune.
 const ROW_GROUP: usize = 1024 * 1024;
 
-/// The triplets files' columns (month and operator come from the partition path).
+/// The triplets files' columns as SQL and other engines see them (month and operator come from
+/// the partition path).
 pub fn triplets_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
+    Arc::new(Schema::new(triplet_fields()))
+}
+
+fn triplet_fields() -> Vec<Field> {
+    vec![
         Field::new("imei_norm", DataType::Utf8, false),
         Field::new("imsi", DataType::Utf8, true),
         Field::new("msisdn", DataType::Utf8, true),
@@ -35,8 +41,41 @@ pub fn triplets_schema() -> SchemaRef {
         Field::new("last_seen", DataType::Date32, false),
         Field::new("days", DataType::UInt32, false),
         Field::new("rat", DataType::UInt16, false),
-    ]))
+    ]
 }
+
+/// The key columns written after the public ones: each identifier as the integer key
+/// classification works on, so that a run decodes integers instead of parsing a month of text.
+/// `*_key` is the `ImeiKey` body (bit 63 alone for a malformed IMEI) or the `IdKey`; `*_raw`
+/// holds the text only where the key cannot give it back (malformed or unclean values) and is
+/// null everywhere else. Files written before these columns existed are read from the text.
+const KEY_COLUMNS: [&str; 6] = [
+    "imei_key",
+    "imsi_key",
+    "msisdn_key",
+    "imei_raw",
+    "imsi_raw",
+    "msisdn_raw",
+];
+
+/// The triplets files' columns as written: the public ones, then the key columns.
+fn triplets_file_schema() -> SchemaRef {
+    let mut fields = triplet_fields();
+    fields.extend([
+        Field::new(KEY_COLUMNS[0], DataType::UInt64, false),
+        Field::new(KEY_COLUMNS[1], DataType::UInt64, false),
+        Field::new(KEY_COLUMNS[2], DataType::UInt64, false),
+        Field::new(KEY_COLUMNS[3], DataType::Utf8, true),
+        Field::new(KEY_COLUMNS[4], DataType::Utf8, true),
+        Field::new(KEY_COLUMNS[5], DataType::Utf8, true),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+/// A malformed IMEI's key column value: its text is in `imei_raw`.
+const RAW_IMEI_KEY: u64 = 1 << 63;
+/// 10^14: every 14-digit body is below it.
+const BODY_LIMIT: u64 = 100_000_000_000_000;
 
 /// The per-IMEI aggregate files' columns.
 pub fn imeis_schema() -> SchemaRef {
@@ -186,9 +225,25 @@ fn read_triplet_groups(
 ) -> Result<Part, ObserveError> {
     let f = File::open(path).map_err(io_err(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq_err(path))?;
+    let keyed = KEY_COLUMNS
+        .iter()
+        .all(|c| builder.schema().column_with_name(c).is_some());
     // first_seen and last_seen are implied by the days bitmap: they are not decoded.
-    let wanted = ["imei_norm", "imsi", "msisdn", "days", "rat"];
-    let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), wanted);
+    let wanted: &[&str] = if keyed {
+        &[
+            "imei_key",
+            "imsi_key",
+            "msisdn_key",
+            "imei_raw",
+            "imsi_raw",
+            "msisdn_raw",
+            "days",
+            "rat",
+        ]
+    } else {
+        &["imei_norm", "imsi", "msisdn", "days", "rat"]
+    };
+    let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), wanted.to_vec());
     let rows: usize = {
         let rg = builder.metadata().row_groups();
         match &groups {
@@ -214,50 +269,127 @@ fn read_triplet_groups(
     let mut raw_index: HashMap<String, u32> = HashMap::new();
     for batch in reader {
         let b = batch.map_err(arrow_err(path))?;
-        let imei = column::<StringArray>(&b, "imei_norm", path)?;
-        let imsi = column::<StringArray>(&b, "imsi", path)?;
-        let msisdn = column::<StringArray>(&b, "msisdn", path)?;
-        let days = column::<UInt32Array>(&b, "days", path)?;
-        let rat = column::<UInt16Array>(&b, "rat", path)?;
-        part.triplets.reserve(b.num_rows());
-        for r in 0..b.num_rows() {
-            let text = imei.value(r);
-            let key = match parse_body(text.as_bytes()) {
-                Some(body) => ImeiKey::body(body),
-                None => {
-                    let next = part.raw_imeis.len() as u32;
-                    let i = *raw_index.entry(text.to_owned()).or_insert_with(|| {
-                        part.raw_imeis.push(text.to_owned());
-                        next
-                    });
-                    ImeiKey::raw(i)
-                }
-            };
-            let mut id = |a: &StringArray| {
-                if a.is_null(r) {
-                    return IdKey::NULL;
-                }
-                let v = a.value(r);
-                let k = IdKey::parse(v.as_bytes());
-                if k.is_unclean() {
-                    part.unclean.insert(k.0, v.to_owned());
-                }
-                k
-            };
-            let imsi = id(imsi);
-            let msisdn = id(msisdn);
-            part.triplets.push(Triplet {
-                imei: key,
-                imsi,
-                msisdn,
-                operator: 0,
-                month,
-                days: days.value(r),
-                rat: RatSet(rat.value(r)),
-            });
+        if keyed {
+            push_keyed(&b, path, month, &mut part, &mut raw_index)?;
+        } else {
+            push_texts(&b, path, month, &mut part, &mut raw_index)?;
         }
     }
     Ok(part)
+}
+
+/// The index of a malformed IMEI's text in the part's table, added when new.
+fn raw_imei(part: &mut Part, raw_index: &mut HashMap<String, u32>, text: &str) -> ImeiKey {
+    let next = part.raw_imeis.len() as u32;
+    let i = *raw_index.entry(text.to_owned()).or_insert_with(|| {
+        part.raw_imeis.push(text.to_owned());
+        next
+    });
+    ImeiKey::raw(i)
+}
+
+/// One batch of a file with key columns: integers, with a text only for the rare malformed or
+/// unclean value.
+fn push_keyed(
+    b: &RecordBatch,
+    path: &Path,
+    month: Day,
+    part: &mut Part,
+    raw_index: &mut HashMap<String, u32>,
+) -> Result<(), ObserveError> {
+    let imei = column::<UInt64Array>(b, "imei_key", path)?;
+    let imsi = column::<UInt64Array>(b, "imsi_key", path)?;
+    let msisdn = column::<UInt64Array>(b, "msisdn_key", path)?;
+    let imei_raw = column::<StringArray>(b, "imei_raw", path)?;
+    let imsi_raw = column::<StringArray>(b, "imsi_raw", path)?;
+    let msisdn_raw = column::<StringArray>(b, "msisdn_raw", path)?;
+    let days = column::<UInt32Array>(b, "days", path)?;
+    let rat = column::<UInt16Array>(b, "rat", path)?;
+    let corrupt = |what: &str, r: usize| {
+        ObserveError::Corrupt(format!("{}: row {r} of a batch has {what}", path.display()))
+    };
+    part.triplets.reserve(b.num_rows());
+    let rows = imei
+        .values()
+        .iter()
+        .zip(imsi.values().iter())
+        .zip(msisdn.values().iter())
+        .zip(days.values().iter().zip(rat.values().iter()))
+        .enumerate();
+    for (r, (((&ik, &sk), &mk), (&d, &rt))) in rows {
+        let key = if ik < BODY_LIMIT {
+            ImeiKey::body(ik)
+        } else if ik == RAW_IMEI_KEY && imei_raw.is_valid(r) {
+            raw_imei(part, raw_index, imei_raw.value(r))
+        } else {
+            return Err(corrupt("an IMEI key out of range", r));
+        };
+        let (imsi, msisdn) = (IdKey(sk), IdKey(mk));
+        for (k, texts) in [(imsi, imsi_raw), (msisdn, msisdn_raw)] {
+            if k.is_unclean() {
+                if !texts.is_valid(r) {
+                    return Err(corrupt("an unclean identifier without its text", r));
+                }
+                part.unclean.insert(k.0, texts.value(r).to_owned());
+            }
+        }
+        part.triplets.push(Triplet {
+            imei: key,
+            imsi,
+            msisdn,
+            operator: 0,
+            month,
+            days: d,
+            rat: RatSet(rt),
+        });
+    }
+    Ok(())
+}
+
+/// One batch of a file written before the key columns: every identifier parsed from its text.
+fn push_texts(
+    b: &RecordBatch,
+    path: &Path,
+    month: Day,
+    part: &mut Part,
+    raw_index: &mut HashMap<String, u32>,
+) -> Result<(), ObserveError> {
+    let imei = column::<StringArray>(b, "imei_norm", path)?;
+    let imsi = column::<StringArray>(b, "imsi", path)?;
+    let msisdn = column::<StringArray>(b, "msisdn", path)?;
+    let days = column::<UInt32Array>(b, "days", path)?;
+    let rat = column::<UInt16Array>(b, "rat", path)?;
+    part.triplets.reserve(b.num_rows());
+    for r in 0..b.num_rows() {
+        let text = imei.value(r);
+        let key = match parse_body(text.as_bytes()) {
+            Some(body) => ImeiKey::body(body),
+            None => raw_imei(part, raw_index, text),
+        };
+        let mut id = |a: &StringArray| {
+            if a.is_null(r) {
+                return IdKey::NULL;
+            }
+            let v = a.value(r);
+            let k = IdKey::parse(v.as_bytes());
+            if k.is_unclean() {
+                part.unclean.insert(k.0, v.to_owned());
+            }
+            k
+        };
+        let imsi = id(imsi);
+        let msisdn = id(msisdn);
+        part.triplets.push(Triplet {
+            imei: key,
+            imsi,
+            msisdn,
+            operator: 0,
+            month,
+            days: days.value(r),
+            rat: RatSet(rat.value(r)),
+        });
+    }
+    Ok(())
 }
 
 /// A partition's per-IMEI aggregates, as classification needs them of months it does not load
@@ -414,7 +546,12 @@ fn cmp_cross(a: &Triplet, ta: Texts<'_>, b: &Triplet, tb: Texts<'_>) -> Ordering
 }
 
 fn props() -> Result<WriterProperties, ObserveError> {
-    Ok(WriterProperties::builder()
+    let mut b = WriterProperties::builder();
+    // Sorted IMEIs delta to a few bits; IMSI and MSISDN keys keep only their varying bits.
+    for c in &KEY_COLUMNS[..3] {
+        b = b.set_column_encoding(ColumnPath::from(*c), Encoding::DELTA_BINARY_PACKED);
+    }
+    Ok(b
         // LZ4 rather than zstd: classification decodes a whole month on every run, and zstd's
         // decompression was its largest single cost (13% of the run on the 10M-row month).
         // Files written with zstd earlier still read: the codec is per column chunk.
@@ -490,6 +627,12 @@ struct PartitionWriter {
     t_last: Date32Builder,
     t_days: UInt32Builder,
     t_rat: UInt16Builder,
+    k_imei: UInt64Builder,
+    k_imsi: UInt64Builder,
+    k_msisdn: UInt64Builder,
+    r_imei: StringBuilder,
+    r_imsi: StringBuilder,
+    r_msisdn: StringBuilder,
     i_imei: StringBuilder,
     i_first: Date32Builder,
     i_last: Date32Builder,
@@ -512,7 +655,7 @@ impl PartitionWriter {
     fn new(tpath: &Path, ipath: &Path, month: Day) -> Result<PartitionWriter, ObserveError> {
         Ok(PartitionWriter {
             month,
-            triplets: Out::new(tpath, triplets_schema())?,
+            triplets: Out::new(tpath, triplets_file_schema())?,
             imeis: Out::new(ipath, imeis_schema())?,
             t_imei: StringBuilder::with_capacity(BATCH, BATCH * 14),
             t_imsi: StringBuilder::with_capacity(BATCH, BATCH * 15),
@@ -521,6 +664,12 @@ impl PartitionWriter {
             t_last: Date32Builder::with_capacity(BATCH),
             t_days: UInt32Builder::with_capacity(BATCH),
             t_rat: UInt16Builder::with_capacity(BATCH),
+            k_imei: UInt64Builder::with_capacity(BATCH),
+            k_imsi: UInt64Builder::with_capacity(BATCH),
+            k_msisdn: UInt64Builder::with_capacity(BATCH),
+            r_imei: StringBuilder::new(),
+            r_imsi: StringBuilder::new(),
+            r_msisdn: StringBuilder::new(),
             i_imei: StringBuilder::new(),
             i_first: Date32Builder::new(),
             i_last: Date32Builder::new(),
@@ -548,13 +697,29 @@ impl PartitionWriter {
             (None, None) => {}
         }
         self.t_imei.append_value(&self.imei_buf);
-        match id_text(t.imsi, texts, &mut self.buf)? {
-            Some(s) => self.t_imsi.append_value(s),
-            None => self.t_imsi.append_null(),
+        match t.imei.as_body() {
+            Some(b) => {
+                self.k_imei.append_value(b);
+                self.r_imei.append_null();
+            }
+            None => {
+                self.k_imei.append_value(RAW_IMEI_KEY);
+                self.r_imei.append_value(&self.imei_buf);
+            }
         }
-        match id_text(t.msisdn, texts, &mut self.buf)? {
-            Some(s) => self.t_msisdn.append_value(s),
-            None => self.t_msisdn.append_null(),
+        for (k, text, key, raw) in [
+            (t.imsi, &mut self.t_imsi, &mut self.k_imsi, &mut self.r_imsi),
+            (
+                t.msisdn,
+                &mut self.t_msisdn,
+                &mut self.k_msisdn,
+                &mut self.r_msisdn,
+            ),
+        ] {
+            let s = id_text(k, texts, &mut self.buf)?;
+            text.append_option(s);
+            key.append_value(k.0);
+            raw.append_option(s.filter(|_| k.is_unclean()));
         }
         let first = self.month.plus(t.days.trailing_zeros() as i32);
         let last = self.month.plus(31 - t.days.leading_zeros() as i32);
@@ -634,6 +799,12 @@ impl PartitionWriter {
             Arc::new(self.t_last.finish()),
             Arc::new(self.t_days.finish()),
             Arc::new(self.t_rat.finish()),
+            Arc::new(self.k_imei.finish()),
+            Arc::new(self.k_imsi.finish()),
+            Arc::new(self.k_msisdn.finish()),
+            Arc::new(self.r_imei.finish()),
+            Arc::new(self.r_imsi.finish()),
+            Arc::new(self.r_msisdn.finish()),
         ];
         self.rows = 0;
         self.triplets.write(cols)
@@ -700,6 +871,66 @@ mod tests {
             days: 1,
             rat: RatSet(0),
         }
+    }
+
+    /// Files written before the key columns existed hold only the text columns: they must read
+    /// back exactly as the keyed file written from the same triplets, malformed IMEIs, unclean
+    /// and missing identifiers included.
+    #[test]
+    fn a_file_without_key_columns_reads_as_the_keyed_one() {
+        let month = Day(20362);
+        let mut unclean = HashMap::new();
+        let odd = IdKey::parse(b"12x45");
+        unclean.insert(odd.0, "12x45".to_owned());
+        let mut part = Part {
+            triplets: vec![
+                t(ImeiKey::body(35_000_000_000_001), 234_567),
+                t(ImeiKey::body(35_000_000_000_001), 234_568),
+                t(ImeiKey::body(99_999_999_999_999), 1),
+                t(ImeiKey::raw(0), 7),
+                t(ImeiKey::raw(1), 8),
+            ],
+            raw_imeis: vec!["12AB".into(), "ZZZ".into()],
+            unclean,
+        };
+        part.triplets[1].msisdn = odd;
+        part.triplets[2].imsi = odd;
+        part.triplets[3].msisdn = IdKey::parse(b"00994501234567");
+        let dir = tempfile::tempdir().unwrap();
+        let texts = part.texts();
+        let none = Part::default();
+        let rows = part.triplets.iter().map(|t| Ok(*t));
+        write_partition(dir.path(), "g1", month, &none, rows, texts).unwrap();
+        let keyed_path = dir.path().join(format!("g1{TRIPLETS_SUFFIX}"));
+        let keyed = read_triplets(&keyed_path, month, None).unwrap();
+
+        // The same file as an earlier release wrote it: the public columns only.
+        let f = File::open(&keyed_path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+        let names: Vec<String> = triplets_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let mask = parquet::arrow::ProjectionMask::columns(
+            reader.parquet_schema(),
+            names.iter().map(String::as_str),
+        );
+        let old_path = dir.path().join("old.triplets.parquet");
+        let mut w = ArrowWriter::try_new(File::create(&old_path).unwrap(), triplets_schema(), None)
+            .unwrap();
+        for b in reader.with_projection(mask).build().unwrap() {
+            w.write(&b.unwrap()).unwrap();
+        }
+        w.close().unwrap();
+        let old = read_triplets(&old_path, month, None).unwrap();
+
+        assert_eq!(keyed.triplets, part.triplets);
+        assert_eq!(keyed.raw_imeis, part.raw_imeis);
+        assert_eq!(keyed.unclean, part.unclean);
+        assert_eq!(old.triplets, keyed.triplets);
+        assert_eq!(old.raw_imeis, keyed.raw_imeis);
+        assert_eq!(old.unclean, keyed.unclean);
     }
 
     /// Parts decoded on different cores number their malformed IMEIs each from zero: joined,

@@ -10,6 +10,9 @@
 //! amnesty_granted, reason; end_date is null while it still meets it), as DIRBS's
 //! `classification_state`.
 //!
+//! The triplets files also hold classification's integer key columns (`*_key`, `*_raw`); they
+//! are not declared here, so SQL sees the same table whether a file has them or not.
+//!
 //! The files are plain Parquet, so DuckDB or Spark read the same directory
 //! (`read_parquet('observations/*/*/*.triplets.parquet', hive_partitioning = true)`).
 

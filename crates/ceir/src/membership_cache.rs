@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use ceir_domain::classify::{ListFlags, Memberships};
 use ceir_domain::lists::ListKind;
 use ceir_store::{FeedMark, MembershipRead, Store};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"CEIRMBR1";
@@ -91,9 +92,11 @@ pub async fn load(store: &dyn Store, data: &Path) -> Result<(Memberships, Source
             (Memberships::from_lists(imeis, tacs), Source::Store)
         }
     };
-    let bytes = encode(&location, head, &memberships);
-    tokio::task::spawn_blocking(move || write(&file, &bytes)).await??;
-    Ok((memberships, source))
+    let m = tokio::task::spawn_blocking(move || {
+        write(&file, &location, head, &memberships).map(|()| memberships)
+    })
+    .await??;
+    Ok((m, source))
 }
 
 /// IMEI bodies with their lists, and barred TACs.
@@ -101,108 +104,179 @@ type Split = (Vec<(u64, ListFlags)>, Vec<u32>);
 
 /// IMEI flags and barred TACs out of (list, subject, reason) rows.
 fn split(rows: Vec<(ListKind, u64, ceir_domain::lists::Reason)>) -> Result<Split> {
-    let mut imeis = Vec::with_capacity(rows.len());
-    let mut tacs = Vec::new();
-    for (list, subject, reason) in rows {
-        match list {
-            ListKind::BarredTac => tacs.push(u32::try_from(subject)?),
-            _ => {
-                if let Some(f) = ListFlags::of_entry(list, reason) {
-                    imeis.push((subject, f));
-                }
-            }
-        }
-    }
+    let tacs = rows
+        .iter()
+        .filter(|r| r.0 == ListKind::BarredTac)
+        .map(|r| u32::try_from(r.1))
+        .collect::<Result<Vec<u32>, _>>()?;
+    // A row and an IMEI entry have the same size and alignment, so std collects into the rows'
+    // own allocation: a whole registry's worth of entries is held once, not twice.
+    let imeis = rows
+        .into_iter()
+        .filter_map(|(list, subject, reason)| {
+            ListFlags::of_entry(list, reason).map(|f| (subject, f))
+        })
+        .collect();
     Ok((imeis, tacs))
 }
 
-/// The copy's bytes: magic, store location, feed mark, counts, IMEI bodies, their flags,
-/// barred TACs (little-endian), then a CRC-32 of all that.
-fn encode(location: &str, head: FeedMark, m: &Memberships) -> Vec<u8> {
-    let (imeis, tacs) = m.parts();
-    let mut b = Vec::with_capacity(64 + location.len() + imeis.len() * 9 + tacs.len() * 4);
-    b.extend_from_slice(MAGIC);
-    b.extend_from_slice(&(location.len() as u64).to_le_bytes());
-    b.extend_from_slice(location.as_bytes());
-    b.extend_from_slice(&head.seq.to_le_bytes());
-    b.extend_from_slice(&head.at.to_le_bytes());
-    b.extend_from_slice(&(imeis.len() as u64).to_le_bytes());
-    b.extend_from_slice(&(tacs.len() as u64).to_le_bytes());
-    for (body, _) in imeis {
-        b.extend_from_slice(&body.to_le_bytes());
-    }
-    b.extend(imeis.iter().map(|(_, f)| f.0));
-    for t in tacs {
-        b.extend_from_slice(&t.to_le_bytes());
-    }
-    let crc = crc32fast::hash(&b);
-    b.extend_from_slice(&crc.to_le_bytes());
-    b
+/// Bytes written or read, with their CRC-32 kept as they pass.
+struct Crc<T> {
+    inner: T,
+    crc: crc32fast::Hasher,
 }
 
-/// The copy, when it is whole and of this store; None otherwise (it is then rebuilt).
-fn decode(bytes: &[u8], location: &str) -> Option<(FeedMark, Memberships)> {
-    let (body, crc) = bytes.split_last_chunk::<4>()?;
-    if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+impl<W: Write> Crc<W> {
+    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.crc.update(b);
+        self.inner.write_all(b)
+    }
+}
+
+impl<R: Read> Crc<R> {
+    fn get(&mut self, b: &mut [u8]) -> Option<()> {
+        self.inner.read_exact(b).ok()?;
+        self.crc.update(b);
+        Some(())
+    }
+    fn u64(&mut self) -> Option<u64> {
+        let mut b = [0; 8];
+        self.get(&mut b)?;
+        Some(u64::from_le_bytes(b))
+    }
+}
+
+/// Entries per read or write chunk.
+const CHUNK: usize = 8192;
+
+/// The copy's bytes: magic, store location, feed mark, counts, IMEI bodies, their flags,
+/// barred TACs (little-endian), then a CRC-32 of all that. Streamed: the copy is never held
+/// twice in memory.
+fn encode(out: impl Write, location: &str, head: FeedMark, m: &Memberships) -> std::io::Result<()> {
+    let (imeis, tacs) = m.parts();
+    let mut w = Crc {
+        inner: out,
+        crc: crc32fast::Hasher::new(),
+    };
+    w.put(MAGIC)?;
+    w.put(&(location.len() as u64).to_le_bytes())?;
+    w.put(location.as_bytes())?;
+    w.put(&head.seq.to_le_bytes())?;
+    w.put(&head.at.to_le_bytes())?;
+    w.put(&(imeis.len() as u64).to_le_bytes())?;
+    w.put(&(tacs.len() as u64).to_le_bytes())?;
+    let mut buf = Vec::with_capacity(CHUNK * 8);
+    for chunk in imeis.chunks(CHUNK) {
+        buf.clear();
+        chunk
+            .iter()
+            .for_each(|(body, _)| buf.extend_from_slice(&body.to_le_bytes()));
+        w.put(&buf)?;
+    }
+    for chunk in imeis.chunks(CHUNK) {
+        buf.clear();
+        buf.extend(chunk.iter().map(|(_, f)| f.0));
+        w.put(&buf)?;
+    }
+    for t in tacs {
+        w.put(&t.to_le_bytes())?;
+    }
+    let crc = w.crc.finalize();
+    w.inner.write_all(&crc.to_le_bytes())
+}
+
+/// The copy, when it is whole and of this store; None otherwise (it is then rebuilt). `len` is
+/// the copy's size in bytes: counts that do not add up to it are refused before any allocation.
+fn decode(input: impl Read, len: u64, location: &str) -> Option<(FeedMark, Memberships)> {
+    let mut r = Crc {
+        inner: input,
+        crc: crc32fast::Hasher::new(),
+    };
+    let mut magic = [0; 8];
+    r.get(&mut magic)?;
+    if &magic != MAGIC {
         return None;
     }
-    let mut r = Reader(body);
-    if r.take(8)? != MAGIC {
+    let loc_len = r.u64()?;
+    if loc_len != location.len() as u64 {
         return None;
     }
-    let len = usize::try_from(r.u64()?).ok()?;
-    if r.take(len)? != location.as_bytes() {
+    let mut loc = vec![0; location.len()];
+    r.get(&mut loc)?;
+    if loc != location.as_bytes() {
         return None;
     }
     let head = FeedMark {
         seq: r.u64()?,
-        at: i64::from_le_bytes(r.take(8)?.try_into().ok()?),
+        at: i64::from_le_bytes(r.u64()?.to_le_bytes()),
     };
-    let n = usize::try_from(r.u64()?).ok()?;
-    let n_tacs = usize::try_from(r.u64()?).ok()?;
-    let bodies = r.take(n.checked_mul(8)?)?;
-    let flags = r.take(n)?;
-    let tacs = r.take(n_tacs.checked_mul(4)?)?;
-    if !r.0.is_empty() {
+    let n = r.u64()?;
+    let n_tacs = r.u64()?;
+    let header = 8 + 8 + loc_len + 8 + 8 + 8 + 8;
+    let want = n
+        .checked_mul(9)?
+        .checked_add(n_tacs.checked_mul(4)?)?
+        .checked_add(header + 4)?;
+    if want != len {
         return None;
     }
-    let imeis = bodies
-        .chunks_exact(8)
-        .zip(flags)
-        .map(|(b, f)| Some((u64::from_le_bytes(b.try_into().ok()?), ListFlags(*f))))
-        .collect::<Option<Vec<_>>>()?;
-    let tacs = tacs
-        .chunks_exact(4)
-        .map(|t| Some(u32::from_le_bytes(t.try_into().ok()?)))
-        .collect::<Option<Vec<_>>>()?;
+    let n = usize::try_from(n).ok()?;
+    let mut imeis: Vec<(u64, ListFlags)> = Vec::with_capacity(n);
+    let mut buf = vec![0u8; CHUNK * 8];
+    while imeis.len() < n {
+        let take = (n - imeis.len()).min(CHUNK);
+        let b = buf.get_mut(..take * 8)?;
+        r.get(b)?;
+        imeis.extend(b.chunks_exact(8).map(|c| {
+            (
+                u64::from_le_bytes(c.try_into().unwrap_or_default()),
+                ListFlags(0),
+            )
+        }));
+    }
+    let mut done = 0;
+    while done < n {
+        let take = (n - done).min(CHUNK);
+        let b = buf.get_mut(..take)?;
+        r.get(b)?;
+        for (e, f) in imeis.get_mut(done..done + take)?.iter_mut().zip(b.iter()) {
+            e.1 = ListFlags(*f);
+        }
+        done += take;
+    }
+    let mut tacs = Vec::with_capacity(usize::try_from(n_tacs).ok()?);
+    for _ in 0..n_tacs {
+        let mut t = [0; 4];
+        r.get(&mut t)?;
+        tacs.push(u32::from_le_bytes(t));
+    }
+    let mut crc = [0; 4];
+    r.inner.read_exact(&mut crc).ok()?;
+    if r.crc.finalize() != u32::from_le_bytes(crc) {
+        return None;
+    }
     Some((head, Memberships::from_lists(imeis, tacs)))
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (a, b) = self.0.split_at_checked(n)?;
-        self.0 = b;
-        Some(a)
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-}
-
 fn read(file: &Path, location: &str) -> Option<(FeedMark, Memberships)> {
-    let bytes = std::fs::read(file).ok()?;
-    decode(&bytes, location)
+    let f = std::fs::File::open(file).ok()?;
+    let len = f.metadata().ok()?.len();
+    decode(std::io::BufReader::with_capacity(1 << 16, f), len, location)
 }
 
 /// Written under a temporary name and renamed: a reader sees the old copy or the new one. Not
 /// synced: a copy lost or torn by a crash fails its CRC and is rebuilt.
-fn write(file: &Path, bytes: &[u8]) -> Result<()> {
+fn write(file: &Path, location: &str, head: FeedMark, m: &Memberships) -> Result<()> {
     let dir = file.parent().context("the cache file has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let tmp = file.with_extension("bin.tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let f =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, f);
+    encode(&mut out, location, head, m)
+        .and_then(|()| out.flush())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    drop(out);
     std::fs::rename(&tmp, file).with_context(|| format!("cannot write {}", file.display()))?;
     Ok(())
 }
@@ -222,24 +296,55 @@ mod tests {
         )
     }
 
+    fn bytes(location: &str, head: FeedMark, m: &Memberships) -> Vec<u8> {
+        let mut b = Vec::new();
+        encode(&mut b, location, head, m).unwrap();
+        b
+    }
+
+    /// More entries than one chunk, so that the streamed halves meet across chunk boundaries.
+    #[test]
+    fn a_large_copy_reads_back_as_written() {
+        let imeis: Vec<(u64, ListFlags)> = (0..3 * CHUNK as u64 + 17)
+            .map(|i| (35_000_000_000_000 + i * 3, ListFlags(1 << (i % 4))))
+            .collect();
+        let m = Memberships::from_lists(imeis, (0..100).collect());
+        let head = FeedMark { seq: 9, at: -3 };
+        let b = bytes("postgres://h/db", head, &m);
+        let (h, back) = decode(&b[..], b.len() as u64, "postgres://h/db").unwrap();
+        assert_eq!(h, head);
+        assert_eq!(back.parts(), m.parts());
+    }
+
     #[test]
     fn a_copy_reads_back_as_written() {
         let head = FeedMark { seq: 42, at: 7 };
-        let b = encode("sqlite:/x", head, &sample());
-        let (h, m) = decode(&b, "sqlite:/x").unwrap();
+        let b = bytes("sqlite:/x", head, &sample());
+        let (h, m) = decode(&b[..], b.len() as u64, "sqlite:/x").unwrap();
         assert_eq!(h, head);
         assert_eq!(m.parts(), sample().parts());
     }
 
     #[test]
     fn a_damaged_or_foreign_copy_is_not_used() {
-        let b = encode("sqlite:/x", FeedMark { seq: 1, at: 1 }, &sample());
-        assert!(decode(&b, "sqlite:/other").is_none());
-        for cut in [0, 1, 8, b.len() / 2, b.len() - 1] {
-            assert!(decode(&b[..cut], "sqlite:/x").is_none(), "cut at {cut}");
+        let b = bytes("sqlite:/x", FeedMark { seq: 1, at: 1 }, &sample());
+        let n = b.len() as u64;
+        assert!(decode(&b[..], n, "sqlite:/other").is_none());
+        for cut in 0..b.len() {
+            let part = &b[..cut];
+            assert!(
+                decode(part, cut as u64, "sqlite:/x").is_none(),
+                "cut at {cut}"
+            );
+            assert!(decode(part, n, "sqlite:/x").is_none(), "cut at {cut}");
         }
-        let mut flipped = b.clone();
-        flipped[b.len() / 2] ^= 1;
-        assert!(decode(&flipped, "sqlite:/x").is_none());
+        for at in 0..b.len() {
+            let mut flipped = b.clone();
+            flipped[at] ^= 1;
+            assert!(
+                decode(&flipped[..], n, "sqlite:/x").is_none(),
+                "bit flipped at {at}"
+            );
+        }
     }
 }
