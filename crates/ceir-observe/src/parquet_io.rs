@@ -19,7 +19,9 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// Rows per Arrow batch handed to the Parquet writer.
 const BATCH: usize = 64 * 1024;
@@ -568,40 +570,92 @@ fn props() -> Result<WriterProperties, ObserveError> {
         .build())
 }
 
-/// A Parquet file being written under its temporary name.
+/// A Parquet file being written under its temporary name, encoded on a thread of its own: the
+/// merge that builds the batches and the encoding (compression included) run side by side, so
+/// that an import's write phase uses both cores instead of one.
 struct Out {
     path: PathBuf,
     tmp: PathBuf,
     schema: SchemaRef,
-    writer: ArrowWriter<File>,
+    batches: Option<SyncSender<RecordBatch>>,
+    encoder: Option<JoinHandle<Result<File, ObserveError>>>,
 }
 
 impl Out {
     fn new(path: &Path, schema: SchemaRef) -> Result<Out, ObserveError> {
         let tmp = tmp_path(path);
         let f = File::create(&tmp).map_err(io_err(&tmp))?;
-        let writer =
+        let mut writer =
             ArrowWriter::try_new(f, schema.clone(), Some(props()?)).map_err(pq_err(&tmp))?;
+        // Two batches in flight: enough to overlap, and memory stays bounded.
+        let (tx, rx) = sync_channel::<RecordBatch>(2);
+        let at = tmp.clone();
+        let encoder = std::thread::Builder::new()
+            .name("parquet-encode".into())
+            .spawn(move || {
+                for batch in rx {
+                    writer.write(&batch).map_err(pq_err(&at))?;
+                }
+                writer.into_inner().map_err(pq_err(&at))
+            })
+            .map_err(io_err(&tmp))?;
         Ok(Out {
             path: path.to_path_buf(),
             tmp,
             schema,
-            writer,
+            batches: Some(tx),
+            encoder: Some(encoder),
         })
     }
 
     fn write(&mut self, cols: Vec<ArrayRef>) -> Result<(), ObserveError> {
         let batch =
             RecordBatch::try_new(self.schema.clone(), cols).map_err(arrow_err(&self.tmp))?;
-        self.writer.write(&batch).map_err(pq_err(&self.tmp))
+        if self
+            .batches
+            .as_ref()
+            .is_some_and(|tx| tx.send(batch).is_ok())
+        {
+            return Ok(());
+        }
+        // The encoder stopped early: its result says why.
+        Err(self.join().err().unwrap_or_else(|| {
+            ObserveError::Corrupt(format!("{}: the encoder stopped", self.tmp.display()))
+        }))
     }
 
-    fn finish(self) -> Result<(), ObserveError> {
-        let f = self.writer.into_inner().map_err(pq_err(&self.tmp))?;
+    /// Closes the batches' channel and waits for the encoder: the finished file, or its error.
+    fn join(&mut self) -> Result<File, ObserveError> {
+        self.batches = None;
+        let encoder = self.encoder.take().ok_or_else(|| {
+            ObserveError::Corrupt(format!(
+                "{}: written after it was closed",
+                self.tmp.display()
+            ))
+        })?;
+        encoder.join().map_err(|_| {
+            ObserveError::Corrupt(format!(
+                "{}: the encoder thread panicked",
+                self.tmp.display()
+            ))
+        })?
+    }
+
+    fn finish(mut self) -> Result<(), ObserveError> {
+        let f = self.join()?;
         f.sync_all().map_err(io_err(&self.tmp))?;
         drop(f);
         std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
         sync_dir(&self.path)
+    }
+}
+
+impl Drop for Out {
+    /// A file abandoned on an error is not left being written behind the caller's back.
+    fn drop(&mut self) {
+        if self.encoder.is_some() {
+            let _ = self.join();
+        }
     }
 }
 
