@@ -231,21 +231,12 @@ fn read_triplet_groups(
         .iter()
         .all(|c| builder.schema().column_with_name(c).is_some());
     // first_seen and last_seen are implied by the days bitmap: they are not decoded.
-    let wanted: &[&str] = if keyed {
-        &[
-            "imei_key",
-            "imsi_key",
-            "msisdn_key",
-            "imei_raw",
-            "imsi_raw",
-            "msisdn_raw",
-            "days",
-            "rat",
-        ]
+    let wanted: Vec<&str> = if keyed {
+        KEY_COLUMNS.iter().copied().chain(["days", "rat"]).collect()
     } else {
-        &["imei_norm", "imsi", "msisdn", "days", "rat"]
+        vec!["imei_norm", "imsi", "msisdn", "days", "rat"]
     };
-    let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), wanted.to_vec());
+    let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), wanted);
     let rows: usize = {
         let rg = builder.metadata().row_groups();
         match &groups {
@@ -266,39 +257,58 @@ fn read_triplet_groups(
         .with_batch_size(BATCH)
         .build()
         .map_err(pq_err(path))?;
-    let mut part = Part::default();
-    part.triplets.reserve_exact(rows);
-    let mut raw_index: HashMap<String, u32> = HashMap::new();
+    let mut out = PartOut {
+        part: Part::default(),
+        raw_index: HashMap::new(),
+        month,
+    };
+    out.part.triplets.reserve_exact(rows);
     for batch in reader {
         let b = batch.map_err(arrow_err(path))?;
         if keyed {
-            push_keyed(&b, path, month, &mut part, &mut raw_index)?;
+            push_keyed(&b, path, &mut out)?;
         } else {
-            push_texts(&b, path, month, &mut part, &mut raw_index)?;
+            push_texts(&b, path, &mut out)?;
         }
     }
-    Ok(part)
+    Ok(out.part)
 }
 
-/// The index of a malformed IMEI's text in the part's table, added when new.
-fn raw_imei(part: &mut Part, raw_index: &mut HashMap<String, u32>, text: &str) -> ImeiKey {
-    let next = part.raw_imeis.len() as u32;
-    let i = *raw_index.entry(text.to_owned()).or_insert_with(|| {
-        part.raw_imeis.push(text.to_owned());
-        next
-    });
-    ImeiKey::raw(i)
+/// A part being read: its triplets, and each malformed IMEI's text once.
+struct PartOut {
+    part: Part,
+    raw_index: HashMap<String, u32>,
+    month: Day,
+}
+
+impl PartOut {
+    /// The index of a malformed IMEI's text in the part's table, added when new.
+    fn raw_imei(&mut self, text: &str) -> ImeiKey {
+        let raw = &mut self.part.raw_imeis;
+        let next = raw.len() as u32;
+        let i = *self.raw_index.entry(text.to_owned()).or_insert_with(|| {
+            raw.push(text.to_owned());
+            next
+        });
+        ImeiKey::raw(i)
+    }
+
+    fn push(&mut self, imei: ImeiKey, imsi: IdKey, msisdn: IdKey, days: u32, rat: u16) {
+        self.part.triplets.push(Triplet {
+            imei,
+            imsi,
+            msisdn,
+            operator: 0,
+            month: self.month,
+            days,
+            rat: RatSet(rat),
+        });
+    }
 }
 
 /// One batch of a file with key columns: integers, with a text only for the rare malformed or
 /// unclean value.
-fn push_keyed(
-    b: &RecordBatch,
-    path: &Path,
-    month: Day,
-    part: &mut Part,
-    raw_index: &mut HashMap<String, u32>,
-) -> Result<(), ObserveError> {
+fn push_keyed(b: &RecordBatch, path: &Path, out: &mut PartOut) -> Result<(), ObserveError> {
     let imei = column::<UInt64Array>(b, "imei_key", path)?;
     let imsi = column::<UInt64Array>(b, "imsi_key", path)?;
     let msisdn = column::<UInt64Array>(b, "msisdn_key", path)?;
@@ -310,7 +320,7 @@ fn push_keyed(
     let corrupt = |what: &str, r: usize| {
         ObserveError::Corrupt(format!("{}: row {r} of a batch has {what}", path.display()))
     };
-    part.triplets.reserve(b.num_rows());
+    out.part.triplets.reserve(b.num_rows());
     let rows = imei
         .values()
         .iter()
@@ -322,7 +332,7 @@ fn push_keyed(
         let key = if ik < BODY_LIMIT {
             ImeiKey::body(ik)
         } else if ik == RAW_IMEI_KEY && imei_raw.is_valid(r) {
-            raw_imei(part, raw_index, imei_raw.value(r))
+            out.raw_imei(imei_raw.value(r))
         } else {
             return Err(corrupt("an IMEI key out of range", r));
         };
@@ -332,41 +342,27 @@ fn push_keyed(
                 if !texts.is_valid(r) {
                     return Err(corrupt("an unclean identifier without its text", r));
                 }
-                part.unclean.insert(k.0, texts.value(r).to_owned());
+                out.part.unclean.insert(k.0, texts.value(r).to_owned());
             }
         }
-        part.triplets.push(Triplet {
-            imei: key,
-            imsi,
-            msisdn,
-            operator: 0,
-            month,
-            days: d,
-            rat: RatSet(rt),
-        });
+        out.push(key, imsi, msisdn, d, rt);
     }
     Ok(())
 }
 
 /// One batch of a file written before the key columns: every identifier parsed from its text.
-fn push_texts(
-    b: &RecordBatch,
-    path: &Path,
-    month: Day,
-    part: &mut Part,
-    raw_index: &mut HashMap<String, u32>,
-) -> Result<(), ObserveError> {
+fn push_texts(b: &RecordBatch, path: &Path, out: &mut PartOut) -> Result<(), ObserveError> {
     let imei = column::<StringArray>(b, "imei_norm", path)?;
     let imsi = column::<StringArray>(b, "imsi", path)?;
     let msisdn = column::<StringArray>(b, "msisdn", path)?;
     let days = column::<UInt32Array>(b, "days", path)?;
     let rat = column::<UInt16Array>(b, "rat", path)?;
-    part.triplets.reserve(b.num_rows());
+    out.part.triplets.reserve(b.num_rows());
     for r in 0..b.num_rows() {
         let text = imei.value(r);
         let key = match parse_body(text.as_bytes()) {
             Some(body) => ImeiKey::body(body),
-            None => raw_imei(part, raw_index, text),
+            None => out.raw_imei(text),
         };
         let mut id = |a: &StringArray| {
             if a.is_null(r) {
@@ -375,21 +371,13 @@ fn push_texts(
             let v = a.value(r);
             let k = IdKey::parse(v.as_bytes());
             if k.is_unclean() {
-                part.unclean.insert(k.0, v.to_owned());
+                out.part.unclean.insert(k.0, v.to_owned());
             }
             k
         };
         let imsi = id(imsi);
         let msisdn = id(msisdn);
-        part.triplets.push(Triplet {
-            imei: key,
-            imsi,
-            msisdn,
-            operator: 0,
-            month,
-            days: days.value(r),
-            rat: RatSet(rat.value(r)),
-        });
+        out.push(key, imsi, msisdn, days.value(r), rat.value(r));
     }
     Ok(())
 }
