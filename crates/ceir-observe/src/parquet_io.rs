@@ -8,6 +8,7 @@ use arrow::array::{
     UInt16Array, UInt16Builder, UInt32Array, UInt32Builder, UInt64Array, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use ceir_domain::ids::Imei;
 use ceir_domain::observe::{Day, IdKey, ImeiKey, ImeiSeen, RatSet, Triplet};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -74,10 +75,8 @@ fn triplets_file_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// A malformed IMEI's key column value: its text is in `imei_raw`.
-const RAW_IMEI_KEY: u64 = 1 << 63;
-/// 10^14: every 14-digit body is below it.
-const BODY_LIMIT: u64 = 100_000_000_000_000;
+/// A malformed IMEI's key column value (the raw flag alone): its text is in `imei_raw`.
+const RAW_IMEI_KEY: u64 = ImeiKey::raw(0).0;
 
 /// The per-IMEI aggregate files' columns.
 pub fn imeis_schema() -> SchemaRef {
@@ -329,7 +328,7 @@ fn push_keyed(b: &RecordBatch, path: &Path, out: &mut PartOut) -> Result<(), Obs
         .zip(days.values().iter().zip(rat.values().iter()))
         .enumerate();
     for (r, (((&ik, &sk), &mk), (&d, &rt))) in rows {
-        let key = if ik < BODY_LIMIT {
+        let key = if Imei::from_body(ik).is_ok() {
             ImeiKey::body(ik)
         } else if ik == RAW_IMEI_KEY && imei_raw.is_valid(r) {
             out.raw_imei(imei_raw.value(r))
@@ -973,6 +972,48 @@ mod tests {
         assert_eq!(old.triplets, keyed.triplets);
         assert_eq!(old.raw_imeis, keyed.raw_imeis);
         assert_eq!(old.unclean, keyed.unclean);
+    }
+
+    /// A key column that names no 14-digit body, or a malformed IMEI without its text, is a
+    /// damaged file, not a device.
+    #[test]
+    fn a_key_out_of_range_or_without_its_text_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        for (n, (key, raw)) in [
+            (100_000_000_000_000u64, None),
+            (RAW_IMEI_KEY, None),
+            (RAW_IMEI_KEY + 1, Some("12AB")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("{n}.triplets.parquet"));
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(StringArray::from(vec!["x"])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+                Arc::new(Date32Array::from(vec![20362])),
+                Arc::new(Date32Array::from(vec![20362])),
+                Arc::new(UInt32Array::from(vec![1u32])),
+                Arc::new(UInt16Array::from(vec![1u16])),
+                Arc::new(UInt64Array::from(vec![key])),
+                Arc::new(UInt64Array::from(vec![IdKey::NULL.0])),
+                Arc::new(UInt64Array::from(vec![IdKey::NULL.0])),
+                Arc::new(StringArray::from(vec![raw])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+            ];
+            let schema = triplets_file_schema();
+            let batch = RecordBatch::try_new(schema.clone(), cols).unwrap();
+            let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), schema, None).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+            let err = read_triplets(&path, Day(20362), None).unwrap_err();
+            assert!(
+                matches!(err, ObserveError::Corrupt(ref m) if m.contains("IMEI key out of range")),
+                "case {n}: {err}"
+            );
+        }
     }
 
     /// Parts decoded on different cores number their malformed IMEIs each from zero: joined,
