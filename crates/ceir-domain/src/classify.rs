@@ -794,43 +794,6 @@ impl Memberships {
         (&self.imeis, &self.barred_tacs)
     }
 
-    /// These memberships with some subjects read again: every membership of the IMEI bodies
-    /// `imeis` and of the TACs `tacs` is replaced by those given in `fresh_imeis` and
-    /// `fresh_tacs` (any order, repeats allowed; entries of other subjects are ignored).
-    pub fn patched(
-        self,
-        imeis: &[u64],
-        fresh_imeis: Vec<(u64, ListFlags)>,
-        tacs: &[u32],
-        fresh_tacs: Vec<u32>,
-    ) -> Memberships {
-        fn sorted<T: Ord + Copy>(v: &[T]) -> Vec<T> {
-            let mut v = v.to_vec();
-            v.sort_unstable();
-            v.dedup();
-            v
-        }
-        let (imeis, tacs) = (sorted(imeis), sorted(tacs));
-        let fresh = Memberships::from_lists(fresh_imeis, fresh_tacs);
-        let touched_imei = |b: &u64| imeis.binary_search(b).is_ok();
-        let touched_tac = |t: &u32| tacs.binary_search(t).is_ok();
-        // In place: the copy can hold tens of millions of entries, and a patch touches a few.
-        let mut out = self;
-        out.imeis.retain(|e| !touched_imei(&e.0));
-        merge_into(
-            &mut out.imeis,
-            fresh.imeis.into_iter().filter(|e| touched_imei(&e.0)),
-            |e| e.0,
-        );
-        out.barred_tacs.retain(|t| !touched_tac(t));
-        merge_into(
-            &mut out.barred_tacs,
-            fresh.barred_tacs.into_iter().filter(|t| touched_tac(t)),
-            |t| *t,
-        );
-        out
-    }
-
     /// IMEIs on a list that DIRBS classifies even when never seen on a network (stolen, barred).
     pub fn unseen_candidates(&self) -> impl Iterator<Item = u64> + '_ {
         self.imeis
@@ -840,30 +803,66 @@ impl Memberships {
     }
 }
 
-/// Merges ascending keys into an ascending vector holding none of them, in place: the vector
-/// grows by the new entries' count and fills from the back with the larger of the two heads.
-fn merge_into<T: Copy, K: Ord>(
-    v: &mut Vec<T>,
-    add: impl Iterator<Item = T>,
-    key: impl Fn(&T) -> K,
-) {
-    let add: Vec<T> = add.collect();
-    let Some(&fill) = add.first() else {
-        return;
-    };
-    let (mut i, mut j) = (v.len(), add.len());
-    v.resize(v.len() + add.len(), fill);
-    let mut k = v.len();
-    while j > 0 {
-        k -= 1;
-        if i > 0 && key(&v[i - 1]) > key(&add[j - 1]) {
-            i -= 1;
-            v[k] = v[i];
-        } else {
-            j -= 1;
-            v[k] = add[j];
+/// A saved copy of the IMEI memberships with some subjects read again, as a stream, so that a
+/// copy of any size is patched without being held: every entry of the bodies `touched`
+/// (ascending, no repeats) in `old` (ascending by body, no repeats) is replaced by those of
+/// the same bodies in `fresh` (ascending by body, repeats allowed; entries of other bodies
+/// are ignored). Yields ascending by body, each body once with its lists joined.
+pub fn patch_sorted<'a>(
+    old: impl Iterator<Item = (u64, ListFlags)> + 'a,
+    touched: &'a [u64],
+    fresh: impl Iterator<Item = (u64, ListFlags)> + 'a,
+) -> impl Iterator<Item = (u64, ListFlags)> + 'a {
+    let (mut at_old, mut at_fresh) = (0, 0);
+    let mut kept = old
+        .filter(move |e| !holds_ascending(touched, &mut at_old, e.0))
+        .peekable();
+    let mut added = fresh
+        .filter(move |e| holds_ascending(touched, &mut at_fresh, e.0))
+        .peekable();
+    join_sorted(std::iter::from_fn(move || {
+        match (kept.peek(), added.peek()) {
+            (Some(k), Some(a)) if a.0 < k.0 => added.next(),
+            (Some(_), _) => kept.next(),
+            (None, _) => added.next(),
         }
+    }))
+}
+
+/// Whether ascending `sorted` holds `x`, for `x` asked in ascending order: `at` only moves
+/// forward, so a whole stream costs one pass over `sorted`.
+fn holds_ascending(sorted: &[u64], at: &mut usize, x: u64) -> bool {
+    while sorted.get(*at).is_some_and(|s| *s < x) {
+        *at += 1;
     }
+    sorted.get(*at) == Some(&x)
+}
+
+/// (IMEI body, lists) ascending by body, with the lists of repeated bodies joined.
+pub fn join_sorted(
+    entries: impl Iterator<Item = (u64, ListFlags)>,
+) -> impl Iterator<Item = (u64, ListFlags)> {
+    let mut entries = entries.peekable();
+    std::iter::from_fn(move || {
+        let (body, mut flags) = entries.next()?;
+        while let Some((_, more)) = entries.next_if(|e| e.0 == body) {
+            flags = flags.with(more);
+        }
+        Some((body, flags))
+    })
+}
+
+/// Barred TACs `old` (ascending) with the TACs `touched` replaced by those of them in `fresh`
+/// (any order, repeats allowed). Ascending, without repeats.
+pub fn patch_tacs(mut old: Vec<u32>, touched: &[u32], fresh: &[u32]) -> Vec<u32> {
+    let mut touched = touched.to_vec();
+    touched.sort_unstable();
+    let touched = |t: &u32| touched.binary_search(t).is_ok();
+    old.retain(|t| !touched(t));
+    old.extend(fresh.iter().filter(|t| touched(t)));
+    old.sort_unstable();
+    old.dedup();
+    old
 }
 
 /// [`Memberships::of`] for ascending IMEIs, in amortised constant time.

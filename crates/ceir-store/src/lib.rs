@@ -147,27 +147,32 @@ pub struct FeedMark {
     pub at: i64,
 }
 
+/// One list membership: the list, the subject key (an IMEI body, or a TAC on `barred_tac`) and
+/// the reason.
+pub type Membership = (ListKind, u64, Reason);
+
+/// Where [`Store::memberships_since`] sends a whole read, in batches.
+pub type MembershipSender = tokio::sync::mpsc::Sender<Vec<Membership>>;
+
 /// What [`Store::memberships_since`] read, from one consistent snapshot of the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MembershipRead {
-    /// Every membership of the lists asked for, as of `head`.
-    Full {
-        head: FeedMark,
-        rows: Vec<(ListKind, u64, Reason)>,
-    },
+    /// Every membership of the lists asked for, as of `head`, was sent to the channel given,
+    /// ascending by subject.
+    Whole { head: FeedMark },
     /// The (list, subject) pairs changed after the mark given, up to `head`, and every
-    /// membership those subjects have now on the lists asked for.
+    /// membership those subjects have now on the lists asked for. Nothing was sent.
     Changes {
         head: FeedMark,
         touched: Vec<(ListKind, u64)>,
-        rows: Vec<(ListKind, u64, Reason)>,
+        rows: Vec<Membership>,
     },
 }
 
 impl MembershipRead {
     pub fn head(&self) -> FeedMark {
         match self {
-            MembershipRead::Full { head, .. } | MembershipRead::Changes { head, .. } => *head,
+            MembershipRead::Whole { head } | MembershipRead::Changes { head, .. } => *head,
         }
     }
 }
@@ -349,15 +354,19 @@ pub trait Store:
     /// pass: what classification and list generation read. The subject is an IMEI body, or a TAC
     /// on `barred_tac`. Whole `Entry` rows (org, reference, note, timestamps) made that ten
     /// times slower at a million registrations.
-    async fn memberships(&self, lists: &[ListKind]) -> Result<Vec<(ListKind, u64, Reason)>>;
-    /// [`Store::memberships`] with the feed position they were read at; or, given the mark of an
-    /// earlier read that this store made, only the subjects changed since it, when there are at
-    /// most `max_changes` of them (otherwise, or for a mark it does not know, every membership).
+    async fn memberships(&self, lists: &[ListKind]) -> Result<Vec<Membership>>;
+    /// [`Store::memberships`] with the feed position they were read at, sent to `whole` in
+    /// batches ascending by subject, so that a reader can stream them to disk in bounded memory;
+    /// or, given the mark of an earlier read that this store made, only the subjects changed
+    /// since it, returned, when there are at most `max_changes` of them (otherwise, or for a
+    /// mark it does not know, every membership is sent). The receiver must be drained while
+    /// this runs.
     async fn memberships_since(
         &self,
         lists: &[ListKind],
         since: Option<FeedMark>,
         max_changes: usize,
+        whole: MembershipSender,
     ) -> Result<MembershipRead>;
     async fn history_of(&self, subject_key: u64) -> Result<Vec<HistoryRow>>;
     async fn list_counts(&self) -> Result<Vec<(ListKind, u64)>>;

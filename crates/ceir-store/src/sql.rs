@@ -915,10 +915,8 @@ impl Store for SqlStore {
         rows.into_iter().map(EntryRow::into_entry).collect()
     }
 
-    async fn memberships(&self, lists: &[ListKind]) -> Result<Vec<(ListKind, u64, Reason)>> {
-        match self.read_memberships(lists, None, 0).await? {
-            MembershipRead::Full { rows, .. } | MembershipRead::Changes { rows, .. } => Ok(rows),
-        }
+    async fn memberships(&self, lists: &[ListKind]) -> Result<Vec<Membership>> {
+        self.read_all_memberships(lists).await
     }
 
     async fn memberships_since(
@@ -926,8 +924,10 @@ impl Store for SqlStore {
         lists: &[ListKind],
         since: Option<FeedMark>,
         max_changes: usize,
+        whole: MembershipSender,
     ) -> Result<MembershipRead> {
-        self.read_memberships(lists, since, max_changes).await
+        self.read_memberships(lists, since, max_changes, whole)
+            .await
     }
 
     async fn history_of(&self, subject_key: u64) -> Result<Vec<HistoryRow>> {

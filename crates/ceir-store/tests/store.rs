@@ -582,6 +582,89 @@ async fn memberships_for_classification(s: &SqlStore) {
         .is_empty());
 }
 
+/// [`Store::memberships_since`] with its whole read drained as it is sent.
+async fn since(
+    s: &SqlStore,
+    lists: &[ListKind],
+    mark: Option<ceir_store::FeedMark>,
+    max_changes: usize,
+) -> (ceir_store::MembershipRead, Vec<ceir_store::Membership>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let drain = tokio::spawn(async move {
+        let mut all = Vec::new();
+        while let Some(batch) = rx.recv().await {
+            all.extend(batch);
+        }
+        all
+    });
+    let read = s
+        .memberships_since(lists, mark, max_changes, tx)
+        .await
+        .unwrap();
+    (read, drain.await.unwrap())
+}
+
+/// A whole read is sent ascending by subject, across lists, in batches: a registry larger than
+/// one batch arrives whole and in order.
+async fn memberships_sent_in_subject_order(s: &SqlStore) {
+    use ceir_store::MembershipRead;
+    let lists = [
+        ListKind::Blocked,
+        ListKind::Permitted,
+        ListKind::Tracked,
+        ListKind::BarredTac,
+    ];
+    let n = 9_000u64;
+    let changes: Vec<ListChange> = (0..n)
+        .map(|k| {
+            let device = Imei::from_body(35_693_803_000_000 + k * 7).unwrap();
+            match k % 3 {
+                0 => add(
+                    ListKind::Permitted,
+                    Subject::Imei(device),
+                    Reason::Registered,
+                ),
+                1 => add(ListKind::Blocked, Subject::Imei(device), Reason::Stolen),
+                _ => add(
+                    ListKind::Tracked,
+                    Subject::Imei(device),
+                    Reason::Investigation,
+                ),
+            }
+        })
+        .chain([
+            add(
+                ListKind::Blocked,
+                Subject::Imei(imei(A)),
+                Reason::Counterfeit,
+            ),
+            add(
+                ListKind::Permitted,
+                Subject::Imei(imei(A)),
+                Reason::Registered,
+            ),
+            add(
+                ListKind::BarredTac,
+                Subject::Tac(Tac::parse("35693803").unwrap()),
+                Reason::Counterfeit,
+            ),
+        ])
+        .collect();
+    s.apply(&changes, &regulator(), T0, false).await.unwrap();
+    let (read, rows) = since(s, &lists, None, 0).await;
+    assert!(matches!(read, MembershipRead::Whole { head } if head.seq > 0));
+    assert_eq!(rows.len() as u64, n + 3);
+    assert!(
+        rows.windows(2).all(|w| w[0].1 <= w[1].1),
+        "ascending by subject"
+    );
+    let mut collected = s.memberships(&lists).await.unwrap();
+    let mut sent = rows;
+    collected.sort_by_key(|(l, s, _)| (*s, l.as_str()));
+    sent.sort_by_key(|(l, s, _)| (*s, l.as_str()));
+    assert_eq!(sent, collected);
+}
+
 /// What changed since a feed mark: the subjects touched and their memberships now; whole
 /// reads when the mark is unknown, ahead of the store, or too much changed.
 async fn memberships_since_a_mark(s: &SqlStore) {
@@ -593,13 +676,14 @@ async fn memberships_since_a_mark(s: &SqlStore) {
         ListKind::Tracked,
         ListKind::BarredTac,
     ];
-    let empty = s.memberships_since(&lists, None, 10).await.unwrap();
     assert_eq!(
-        empty,
-        MembershipRead::Full {
-            head: FeedMark::default(),
-            rows: vec![]
-        }
+        since(s, &lists, None, 10).await,
+        (
+            MembershipRead::Whole {
+                head: FeedMark::default()
+            },
+            vec![]
+        )
     );
     let imsi = Imsi::parse("400011234567890").unwrap();
     s.apply(
@@ -622,21 +706,22 @@ async fn memberships_since_a_mark(s: &SqlStore) {
     )
     .await
     .unwrap();
-    let MembershipRead::Full { head: h1, rows } =
-        s.memberships_since(&lists, None, 10).await.unwrap()
-    else {
+    let (MembershipRead::Whole { head: h1 }, rows) = since(s, &lists, None, 10).await else {
         panic!("no mark: a whole read");
     };
     assert!(h1.seq > 0);
     assert_eq!(rows.len(), 3);
     // Nothing since: no subject, no row.
     assert_eq!(
-        s.memberships_since(&lists, Some(h1), 10).await.unwrap(),
-        MembershipRead::Changes {
-            head: h1,
-            touched: vec![],
-            rows: vec![]
-        }
+        since(s, &lists, Some(h1), 10).await,
+        (
+            MembershipRead::Changes {
+                head: h1,
+                touched: vec![],
+                rows: vec![]
+            },
+            vec![]
+        )
     );
     s.apply(
         &[
@@ -658,11 +743,14 @@ async fn memberships_since_a_mark(s: &SqlStore) {
     )
     .await
     .unwrap();
-    let MembershipRead::Changes {
-        head: h2,
-        mut touched,
-        mut rows,
-    } = s.memberships_since(&lists, Some(h1), 10).await.unwrap()
+    let (
+        MembershipRead::Changes {
+            head: h2,
+            mut touched,
+            mut rows,
+        },
+        _,
+    ) = since(s, &lists, Some(h1), 10).await
     else {
         panic!("a known mark: only the changes");
     };
@@ -681,27 +769,21 @@ async fn memberships_since_a_mark(s: &SqlStore) {
         rows,
         vec![(ListKind::Tracked, imei(C).body(), Reason::Investigation)]
     );
-    let whole = |r: MembershipRead| matches!(r, MembershipRead::Full { head, .. } if head == h2);
+    let whole = |(r, rows): (MembershipRead, Vec<_>)| {
+        matches!(r, MembershipRead::Whole { head } if head == h2) && rows.len() == 3
+    };
     // Too many changes, a mark of another store's history, a mark ahead of this one.
-    assert!(whole(
-        s.memberships_since(&lists, Some(h1), 1).await.unwrap()
-    ));
+    assert!(whole(since(s, &lists, Some(h1), 1).await));
     let foreign = FeedMark {
         seq: h1.seq,
         at: h1.at + 1,
     };
-    assert!(whole(
-        s.memberships_since(&lists, Some(foreign), 10)
-            .await
-            .unwrap()
-    ));
+    assert!(whole(since(s, &lists, Some(foreign), 10).await));
     let ahead = FeedMark {
         seq: h2.seq + 5,
         at: h2.at,
     };
-    assert!(whole(
-        s.memberships_since(&lists, Some(ahead), 10).await.unwrap()
-    ));
+    assert!(whole(since(s, &lists, Some(ahead), 10).await));
     // Changes to lists not asked for do not count against the limit, nor hide the others.
     let mut burst: Vec<ListChange> = (0..5)
         .map(|n| {
@@ -722,8 +804,7 @@ async fn memberships_since_a_mark(s: &SqlStore) {
     s.apply(&burst, &regulator(), Timestamp(T0.0 + 2), false)
         .await
         .unwrap();
-    let MembershipRead::Changes { touched, rows, .. } =
-        s.memberships_since(&lists, Some(h2), 1).await.unwrap()
+    let (MembershipRead::Changes { touched, rows, .. }, _) = since(s, &lists, Some(h2), 1).await
     else {
         panic!("one change to these lists: a patch");
     };
@@ -741,6 +822,7 @@ async fn memberships_since_a_mark(s: &SqlStore) {
 
 ceir_store::both_engines!(
     memberships_for_classification,
+    memberships_sent_in_subject_order,
     memberships_since_a_mark,
     add_list_and_history,
     only_owner_or_regulator_lifts,

@@ -1060,24 +1060,33 @@ mod patched_memberships {
             tacs.extend(extra.iter().map(|t| *t as u32));
             // What a store gives for those subjects now.
             let fresh: Vec<(u64, u8)> = new.iter().copied().filter(|e| imeis.contains(&e.0) || tacs.contains(&(e.0 as u32))).collect();
-            let (fi, ft) = {
-                let f = build(&fresh);
-                let (i, t) = f.parts();
-                (i.to_vec(), t.to_vec())
-            };
-            let patched = build(&old).patched(&imeis, fi, &tacs, ft);
+            // Ascending by body, repeats kept, as a store's rows for those subjects come.
+            let mut fi: Vec<(u64, ListFlags)> = fresh.iter().filter(|e| e.1 != 4).map(|&(b, k)| (b, flag(k))).collect();
+            fi.sort_by_key(|e| e.0);
+            let ft: Vec<u32> = fresh.iter().filter(|e| e.1 == 4).map(|e| e.0 as u32).collect();
+            imeis.sort_unstable();
+            imeis.dedup();
+            let old = build(&old);
+            let (oi, ot) = old.parts();
+            let pi: Vec<(u64, ListFlags)> = patch_sorted(oi.iter().copied(), &imeis, fi.into_iter()).collect();
+            let pt = patch_tacs(ot.to_vec(), &tacs, &ft);
             let want = build(&new);
-            prop_assert_eq!(patched.parts(), want.parts());
+            prop_assert_eq!((&pi[..], &pt[..]), want.parts());
         }
     }
 
     #[test]
     fn a_subject_read_again_off_every_list_is_dropped() {
         let m = build(&[(1, 0), (1, 1), (2, 1), (7, 4), (8, 4)]);
-        let p = m.patched(&[1, 3], vec![(3, ListFlags::BARRED)], &[7], vec![]);
-        let (i, t) = p.parts();
-        assert_eq!(i, &[(2, ListFlags::REGISTERED), (3, ListFlags::BARRED)][..]);
-        assert_eq!(t, &[8][..]);
+        let (oi, ot) = m.parts();
+        let fresh = [
+            (3, ListFlags::BARRED),
+            (3, ListFlags::STOLEN),
+            (4, ListFlags::BARRED),
+        ];
+        let i: Vec<_> = patch_sorted(oi.iter().copied(), &[1, 3], fresh.into_iter()).collect();
+        assert_eq!(i, [(2, ListFlags::REGISTERED), (3, ListFlags(5))]);
+        assert_eq!(patch_tacs(ot.to_vec(), &[7], &[]), [8]);
     }
 }
 

@@ -1,28 +1,114 @@
 //! Bulk reads of list memberships, whole or only what changed since a feed mark, on SQLite
-//! (a plain read-only connection) and PostgreSQL (one repeatable-read transaction).
+//! (a plain read-only connection) and PostgreSQL (one repeatable-read transaction). A whole
+//! read is collected, or sent on in batches ascending by subject, so that its reader holds a
+//! batch at a time however large the registry.
 
 use super::{corrupt, i, u, Pool, SqlStore};
-use crate::{FeedMark, MembershipRead, Result, StoreError};
+use crate::{FeedMark, Membership, MembershipRead, MembershipSender, Result, StoreError};
 use ceir_domain::lists::{ListKind, Reason};
 use std::time::Duration;
 
-type Rows = Vec<(ListKind, u64, Reason)>;
+type Rows = Vec<Membership>;
 
-/// Parses reasons, each distinct text once: a list's entries share a few.
+/// Memberships per batch sent.
+const BATCH: usize = 8192;
+
+/// Parses reasons, each distinct text once: the lists' entries share a few, and a read in
+/// subject order alternates between them.
 #[derive(Default)]
-struct Reasons(Option<(String, Reason)>);
+struct Reasons(Vec<(String, Reason)>);
 
 impl Reasons {
     fn parse(&mut self, text: &str) -> Result<Reason> {
-        if let Some((t, r)) = &self.0 {
-            if t == text {
-                return Ok(*r);
-            }
+        if let Some((_, r)) = self.0.iter().find(|(t, _)| t == text) {
+            return Ok(*r);
         }
         let r = Reason::parse(text).map_err(|e| corrupt("reason", e))?;
-        self.0 = Some((text.to_owned(), r));
+        self.0.push((text.to_owned(), r));
         Ok(r)
     }
+}
+
+/// Where a whole read goes: collected, or sent on in batches.
+enum Sink {
+    Collect(Rows),
+    Send { to: MembershipSender, batch: Rows },
+}
+
+fn gone() -> StoreError {
+    StoreError::Corrupt("the membership reader stopped before the read ended".into())
+}
+
+impl Sink {
+    fn sends(&self) -> bool {
+        matches!(self, Sink::Send { .. })
+    }
+
+    fn push_blocking(&mut self, row: Membership) -> Result<()> {
+        match self {
+            Sink::Collect(rows) => rows.push(row),
+            Sink::Send { to, batch } => {
+                batch.push(row);
+                if batch.len() >= BATCH {
+                    to.blocking_send(std::mem::take(batch))
+                        .map_err(|_| gone())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn push(&mut self, row: Membership) -> Result<()> {
+        match self {
+            Sink::Collect(rows) => rows.push(row),
+            Sink::Send { to, batch } => {
+                batch.push(row);
+                if batch.len() >= BATCH {
+                    to.send(std::mem::take(batch)).await.map_err(|_| gone())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows collected; or none, once the last batch is sent.
+    fn finish_blocking(self) -> Result<Rows> {
+        match self {
+            Sink::Collect(rows) => Ok(rows),
+            Sink::Send { to, batch } => {
+                if !batch.is_empty() {
+                    to.blocking_send(batch).map_err(|_| gone())?;
+                }
+                Ok(Rows::new())
+            }
+        }
+    }
+
+    async fn finish(self) -> Result<Rows> {
+        match self {
+            Sink::Collect(rows) => Ok(rows),
+            Sink::Send { to, batch } => {
+                if !batch.is_empty() {
+                    to.send(batch).await.map_err(|_| gone())?;
+                }
+                Ok(Rows::new())
+            }
+        }
+    }
+}
+
+/// What one snapshot gave: the changes since a mark, or a whole read (its rows when collected,
+/// none when sent).
+enum Got {
+    Changes {
+        head: FeedMark,
+        touched: Vec<(ListKind, u64)>,
+        rows: Rows,
+    },
+    Whole {
+        head: FeedMark,
+        rows: Rows,
+    },
 }
 
 fn list_of(text: &str) -> Result<ListKind> {
@@ -41,22 +127,62 @@ fn wanted(lists: &[ListKind]) -> Vec<ListKind> {
 }
 
 impl SqlStore {
+    /// Changes since `since`, or a whole read sent to `whole`.
     pub(super) async fn read_memberships(
         &self,
         lists: &[ListKind],
         since: Option<FeedMark>,
         max_changes: usize,
+        whole: MembershipSender,
     ) -> Result<MembershipRead> {
+        let sink = Sink::Send {
+            to: whole,
+            batch: Rows::with_capacity(BATCH),
+        };
+        Ok(match self.read(lists, since, max_changes, sink).await? {
+            Got::Changes {
+                head,
+                touched,
+                rows,
+            } => MembershipRead::Changes {
+                head,
+                touched,
+                rows,
+            },
+            Got::Whole { head, .. } => MembershipRead::Whole { head },
+        })
+    }
+
+    /// Every membership, collected.
+    pub(super) async fn read_all_memberships(&self, lists: &[ListKind]) -> Result<Rows> {
+        match self
+            .read(lists, None, 0, Sink::Collect(Rows::new()))
+            .await?
+        {
+            Got::Whole { rows, .. } => Ok(rows),
+            Got::Changes { .. } => Err(StoreError::Corrupt(
+                "a read without a mark gave changes".into(),
+            )),
+        }
+    }
+
+    async fn read(
+        &self,
+        lists: &[ListKind],
+        since: Option<FeedMark>,
+        max_changes: usize,
+        sink: Sink,
+    ) -> Result<Got> {
         let lists = wanted(lists);
         if let Some(path) = self.sqlite_path.clone() {
             return tokio::task::spawn_blocking(move || {
-                sqlite_read(&path, &lists, since, max_changes)
+                sqlite_read(&path, &lists, since, max_changes, sink)
             })
             .await
             .map_err(|e| StoreError::Corrupt(format!("the membership read stopped: {e}")))?;
         }
         match &self.pool {
-            Pool::Postgres(p) => pg_read(p, &lists, since, max_changes).await,
+            Pool::Postgres(p) => pg_read(p, &lists, since, max_changes, sink).await,
             Pool::Sqlite(_) => Err(StoreError::Corrupt(
                 "an SQLite store without its file".into(),
             )),
@@ -69,7 +195,8 @@ fn sqlite_read(
     lists: &[ListKind],
     since: Option<FeedMark>,
     max_changes: usize,
-) -> Result<MembershipRead> {
+    mut sink: Sink,
+) -> Result<Got> {
     use rusqlite::{OpenFlags, OptionalExtension};
     let conn = rusqlite::Connection::open_with_flags(
         path,
@@ -94,6 +221,8 @@ fn sqlite_read(
             seq: u(seq),
             at,
         });
+    // The lists are the store's constants, so they can be written into the SQL.
+    let names: Vec<String> = lists.iter().map(|l| format!("'{}'", l.as_str())).collect();
     if let Some(mark) = since.filter(|m| m.seq <= head.seq) {
         let known = mark.seq == 0
             || tx
@@ -108,9 +237,7 @@ fn sqlite_read(
             let mut touched = Vec::new();
             {
                 // The lists are filtered in SQL, before the limit: a burst of changes to other
-                // lists must not hide changes to these. Their names are the store's constants.
-                let names: Vec<String> =
-                    lists.iter().map(|l| format!("'{}'", l.as_str())).collect();
+                // lists must not hide changes to these.
                 let mut st = tx.prepare(&format!(
                     "SELECT DISTINCT list, subject FROM list_history WHERE seq > ?1 AND list IN ({}) LIMIT ?2",
                     names.join(", ")
@@ -141,7 +268,7 @@ fn sqlite_read(
                         }
                     }
                 }
-                return Ok(MembershipRead::Changes {
+                return Ok(Got::Changes {
                     head,
                     touched,
                     rows: out,
@@ -149,23 +276,31 @@ fn sqlite_read(
             }
         }
     }
-    // The covering index (list, subject, seq, reason) serves this without touching the table.
-    let mut st =
-        tx.prepare("SELECT subject, reason FROM list_entry WHERE list = ?1 ORDER BY subject")?;
-    let mut out = Rows::new();
-    for list in lists {
-        let mut rows = st.query([list.as_str()])?;
+    if !names.is_empty() {
+        // One scan of the covering index (list, subject, seq, reason) per list, merged by
+        // SQLite in subject order (a merge of the compound select, no sort).
+        let sql = names
+            .iter()
+            .map(|n| format!("SELECT list, subject, reason FROM list_entry WHERE list = {n}"))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+            + " ORDER BY subject";
+        let mut st = tx.prepare(&sql)?;
+        let mut rows = st.query([])?;
         let mut reasons = Reasons::default();
         while let Some(r) = rows.next()? {
-            let subject: i64 = r.get(0)?;
+            let list = list_of(r.get_ref(0)?.as_str().map_err(|e| corrupt("list", e))?)?;
             let text = r
-                .get_ref(1)?
+                .get_ref(2)?
                 .as_str()
                 .map_err(|e| corrupt("list_entry", e))?;
-            out.push((*list, u(subject), reasons.parse(text)?));
+            sink.push_blocking((list, u(r.get(1)?), reasons.parse(text)?))?;
         }
     }
-    Ok(MembershipRead::Full { head, rows: out })
+    Ok(Got::Whole {
+        head,
+        rows: sink.finish_blocking()?,
+    })
 }
 
 async fn pg_read(
@@ -173,7 +308,9 @@ async fn pg_read(
     lists: &[ListKind],
     since: Option<FeedMark>,
     max_changes: usize,
-) -> Result<MembershipRead> {
+    mut sink: Sink,
+) -> Result<Got> {
+    use futures::TryStreamExt;
     let mut tx = p.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
@@ -227,7 +364,7 @@ async fn pg_read(
                     .map(|(l, s, r)| Ok((list_of(&l)?, u(s), reasons.parse(&r)?)))
                     .collect::<Result<Rows>>()?;
                 tx.commit().await?;
-                return Ok(MembershipRead::Changes {
+                return Ok(Got::Changes {
                     head,
                     touched,
                     rows,
@@ -235,16 +372,25 @@ async fn pg_read(
             }
         }
     }
-    let found: Vec<(String, i64, String)> =
-        sqlx::query_as("SELECT list, subject, reason FROM list_entry WHERE list = ANY($1)")
-            .bind(&names)
-            .fetch_all(&mut *tx)
-            .await?;
-    tx.commit().await?;
+    // Streamed row by row; sent in subject order, which PostgreSQL sorts within work_mem,
+    // spilling to disk, not in this process.
+    let sql = if sink.sends() {
+        "SELECT list, subject, reason FROM list_entry WHERE list = ANY($1) ORDER BY subject"
+    } else {
+        "SELECT list, subject, reason FROM list_entry WHERE list = ANY($1)"
+    };
     let mut reasons = Reasons::default();
-    let rows = found
-        .into_iter()
-        .map(|(l, s, r)| Ok((list_of(&l)?, u(s), reasons.parse(&r)?)))
-        .collect::<Result<Rows>>()?;
-    Ok(MembershipRead::Full { head, rows })
+    {
+        let mut found = sqlx::query_as::<_, (String, i64, String)>(sql)
+            .bind(&names)
+            .fetch(&mut *tx);
+        while let Some((l, s, r)) = found.try_next().await? {
+            sink.push((list_of(&l)?, u(s), reasons.parse(&r)?)).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Got::Whole {
+        head,
+        rows: sink.finish().await?,
+    })
 }
