@@ -95,9 +95,10 @@ pub async fn run(cfg: &crate::config::Config, cmd: ListImportCmd) -> Result<()> 
     let summary = result?;
     println!("{summary}; job {job}");
     // Classification reads the memberships from a copy patched with what changed since it;
-    // after a large list the patch is a full read, better paid here than by the next run.
+    // after a large list the patch is a full read, better paid here than by the next run. Only
+    // the file is brought up to date (streamed), so memory does not grow with the registry.
     let t = std::time::Instant::now();
-    let (_, source) = crate::membership_cache::load(store.as_ref(), &cfg.data).await?;
+    let source = crate::membership_cache::refresh(store.as_ref(), &cfg.data).await?;
     println!(
         "classification's copy of the list memberships brought up to date ({source}) in {:.2} s",
         t.elapsed().as_secs_f64()
