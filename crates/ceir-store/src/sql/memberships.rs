@@ -276,31 +276,60 @@ fn sqlite_read(
             }
         }
     }
-    if !names.is_empty() {
-        // One scan of the covering index (list, subject, seq, reason) per list, merged by
-        // SQLite in subject order (a merge of the compound select, no sort).
-        let sql = names
-            .iter()
-            .map(|n| format!("SELECT list, subject, reason FROM list_entry WHERE list = {n}"))
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ")
-            + " ORDER BY subject";
-        let mut st = tx.prepare(&sql)?;
-        let mut rows = st.query([])?;
-        let mut reasons = Reasons::default();
-        while let Some(r) = rows.next()? {
-            let list = list_of(r.get_ref(0)?.as_str().map_err(|e| corrupt("list", e))?)?;
-            let text = r
-                .get_ref(2)?
-                .as_str()
-                .map_err(|e| corrupt("list_entry", e))?;
-            sink.push_blocking((list, u(r.get(1)?), reasons.parse(text)?))?;
+    // One scan of the covering index (list, subject, seq, reason) per list, all open at once
+    // and merged here in subject order: SQLite's own merge of a compound select took four times
+    // as long as the scans (BENCHMARKS.md, "A streamed memberships copy").
+    let mut statements = lists
+        .iter()
+        .map(|l| {
+            tx.prepare(&format!(
+                "SELECT subject, reason FROM list_entry WHERE list = '{}' ORDER BY subject",
+                l.as_str()
+            ))
+        })
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut cursors = Vec::with_capacity(lists.len());
+    for (st, list) in statements.iter_mut().zip(lists) {
+        cursors.push((*list, st.query([])?));
+    }
+    let mut reasons = Reasons::default();
+    let mut heads = Vec::with_capacity(cursors.len());
+    for (list, rows) in &mut cursors {
+        heads.push(next_of(*list, rows, &mut reasons)?);
+    }
+    while let Some(k) = (0..heads.len())
+        .filter_map(|k| heads.get(k).copied().flatten().map(|h| (h.1, k)))
+        .min()
+        .map(|(_, k)| k)
+    {
+        let (Some(cursor), Some(head)) = (cursors.get_mut(k), heads.get_mut(k)) else {
+            break;
+        };
+        let next = next_of(cursor.0, &mut cursor.1, &mut reasons)?;
+        if let Some(row) = std::mem::replace(head, next) {
+            sink.push_blocking(row)?;
         }
     }
     Ok(Got::Whole {
         head,
         rows: sink.finish_blocking()?,
     })
+}
+
+/// The next membership of one list's scan.
+fn next_of(
+    list: ListKind,
+    rows: &mut rusqlite::Rows<'_>,
+    reasons: &mut Reasons,
+) -> Result<Option<Membership>> {
+    let Some(r) = rows.next()? else {
+        return Ok(None);
+    };
+    let text = r
+        .get_ref(1)?
+        .as_str()
+        .map_err(|e| corrupt("list_entry", e))?;
+    Ok(Some((list, u(r.get(0)?), reasons.parse(text)?)))
 }
 
 async fn pg_read(
