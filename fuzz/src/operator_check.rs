@@ -22,6 +22,10 @@ pub fn fuzz_operator_data(data: &[u8]) {
         triplet_budget: 3,
         spill_dir: &dir,
         zero_tacs: None,
+
+        // Several threads and chunks of a few lines, so that the hand-over is fuzzed too.
+        workers: 3,
+        chunk_bytes: 64,
     };
     let mut last = 0u64;
     let result = ceir_ingest::operator::read_operator_file(&path, &opts, &mut |n| {

@@ -7,6 +7,7 @@ use ceir_domain::observe::{Day, IdKey, ImeiKey, Region, Triplet};
 use ceir_ingest::operator::checks::{evaluate, history, history_window, Disabled};
 use ceir_ingest::operator::{
     read_operator_file, CheckResult, DailyCount, OperatorData, ReadOptions, Thresholds,
+    DEFAULT_CHUNK,
 };
 use ceir_ingest::IngestError;
 use std::collections::HashSet;
@@ -42,6 +43,61 @@ fn read_in(
     budget: usize,
     zero_tacs: Option<&HashSet<u32>>,
 ) -> Result<OperatorData, IngestError> {
+    // Every fixture is also read by three threads in chunks of a few lines: what they find
+    // together must be what one thread finds alone, line numbers included.
+    let one = read_as(path, region, budget, zero_tacs, 1, DEFAULT_CHUNK);
+    let three = read_as(path, region, budget, zero_tacs, 3, 53);
+    match (one, three) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.counts, b.counts);
+            assert_eq!(a.daily, b.daily);
+            assert_eq!(a.sketches, b.sketches);
+            assert_eq!(a.malformed_rows, b.malformed_rows);
+            assert_eq!(a.more_malformed, b.more_malformed);
+            assert_eq!(a.unclean_ids, b.unclean_ids);
+            assert_eq!(a.sha256, b.sha256);
+            if a.runs == 0 && b.runs == 0 {
+                assert_eq!(a.triplet_count, b.triplet_count);
+            }
+            assert_eq!(as_text(a), as_text(b));
+        }
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (a, b) => panic!("one thread: {a:?}\nthree threads: {b:?}"),
+    }
+    read_as(path, region, budget, zero_tacs, 3, 53)
+}
+
+/// Triplets with malformed IMEIs as their text: raw indices depend on which thread came first.
+fn as_text(data: OperatorData) -> Vec<(Option<u64>, String, Triplet)> {
+    let raw = std::sync::Arc::clone(&data.raw_imeis);
+    triplets(data)
+        .into_iter()
+        .map(|t| {
+            let text = t
+                .imei
+                .raw_index()
+                .map(|i| raw[i as usize].clone())
+                .unwrap_or_default();
+            (
+                t.imei.as_body(),
+                text,
+                Triplet {
+                    imei: ImeiKey(0),
+                    ..t
+                },
+            )
+        })
+        .collect()
+}
+
+fn read_as(
+    path: &Path,
+    region: &Region,
+    budget: usize,
+    zero_tacs: Option<&HashSet<u32>>,
+    workers: usize,
+    chunk_bytes: usize,
+) -> Result<OperatorData, IngestError> {
     // Kept: run files live until the triplets are merged, after this returns.
     let spill = tempfile::tempdir().unwrap().keep();
     let opts = ReadOptions {
@@ -49,6 +105,8 @@ fn read_in(
         triplet_budget: budget,
         spill_dir: &spill,
         zero_tacs,
+        workers,
+        chunk_bytes,
     };
     read_operator_file(path, &opts, &mut |_| {})
 }
@@ -454,6 +512,72 @@ fn unreadable_rows_are_listed_with_line_field_value_and_reason() {
         malformed.describe(),
         "unreadable rows: measured 0.1500 > threshold 0.0500 — FAILED"
     );
+}
+
+/// Rows are parsed by several threads in chunks: the first unreadable rows of the file are
+/// listed, in order, with their own line numbers, whichever thread read them.
+#[test]
+fn unreadable_rows_keep_their_line_numbers_across_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = base_lines();
+    let body = lines[1..].to_vec();
+    for i in 0..200 {
+        lines.push(body[i % body.len()].clone());
+        if i % 7 == 3 {
+            lines.push(format!("2026100{},bad", i % 9));
+        }
+    }
+    // A row longer than any chunk, but not than a row may be: one more unreadable row.
+    lines.push(format!("20261001,{}", "9".repeat(5000)));
+    let p = write(dir.path(), NAME, &lines);
+    let data = read_with(&p, 1000, None).unwrap();
+    let expected: Vec<u64> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.ends_with(",bad") || l.len() > 1000)
+        .map(|(i, _)| i as u64 + 1)
+        .collect();
+    assert_eq!(data.counts.malformed, expected.len() as u64);
+    let shown: Vec<u64> = data.malformed_rows.iter().map(|e| e.line).collect();
+    assert_eq!(shown, expected[..20]);
+    assert_eq!(data.more_malformed, expected.len() as u64 - 20);
+}
+
+/// A line longer than a row may be (64 KiB) refuses the file, named by its line number, whether
+/// it ends or not and wherever the chunks were cut.
+#[test]
+fn a_line_too_long_to_be_a_row_refuses_the_file_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for ends in [true, false] {
+        let mut lines = base_lines();
+        lines.push(format!("20261001,{}", "7".repeat(70_000)));
+        if ends {
+            lines.extend(base_lines()[1..].iter().cloned());
+        }
+        let p = write(dir.path(), NAME, &lines);
+        for chunk in [53, 4096, DEFAULT_CHUNK] {
+            for workers in [1, 2, 3] {
+                let err = read_as(
+                    &p,
+                    &Region::default_for("AZ").unwrap(),
+                    1000,
+                    None,
+                    workers,
+                    chunk,
+                )
+                .unwrap_err();
+                let IngestError::Rows { errors, .. } = &err else {
+                    panic!("{err}");
+                };
+                assert_eq!(errors.len(), 1);
+                assert_eq!(
+                    errors[0].line, 22,
+                    "chunk {chunk}, {workers} threads: {err}"
+                );
+                assert!(errors[0].reason.contains("no line end within 65536 bytes"));
+            }
+        }
+    }
 }
 
 /// DIRBS's schema: IMSIs and MSISDNs of 1 to 15 digits, dates from 2000 on. Anything else is an

@@ -126,7 +126,14 @@ async fn network_month(
         "Importing a month of simulated operator data ({} files)…",
         files.len()
     );
-    crate::operator_import::import_operator(cfg, store, &files, None, Default::default()).await?;
+    crate::operator_import::import_operator(
+        cfg,
+        store,
+        &files,
+        Default::default(),
+        Default::default(),
+    )
+    .await?;
     let country = Country::parse(&cfg.country)?;
     for f in sim.list_files.iter().filter(ours) {
         let name = f.path.file_stem().map(|n| n.to_string_lossy().into_owned());

@@ -134,9 +134,8 @@ enum ImportCmd {
     Operator {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Distinct triplets held in memory before sorted runs spill to disk.
-        #[arg(long)]
-        triplet_budget: Option<usize>,
+        #[command(flatten)]
+        tuning: operator_import::Tuning,
         #[command(flatten)]
         disable: operator_import::DisableChecks,
     },
@@ -467,18 +466,12 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Import(ImportCmd::Operator {
             files,
-            triplet_budget,
+            tuning,
             disable,
         }) => {
             let store = open_store(&cfg).await?;
-            operator_import::import_operator(
-                &cfg,
-                store.as_ref(),
-                &files,
-                triplet_budget,
-                disable.into(),
-            )
-            .await
+            operator_import::import_operator(&cfg, store.as_ref(), &files, tuning, disable.into())
+                .await
         }
         Command::Import(ImportCmd::Jobs {
             kind,

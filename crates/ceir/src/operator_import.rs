@@ -8,7 +8,7 @@ use ceir_domain::{Clock, SystemClock, Timestamp};
 use ceir_ingest::operator::checks::{evaluate, history, Disabled, DISABLED};
 use ceir_ingest::operator::{
     read_operator_file, CheckResult, DailyCount, DaySketch, OperatorData, ReadOptions, Thresholds,
-    DEFAULT_TRIPLET_BUDGET,
+    DEFAULT_CHUNK, DEFAULT_TRIPLET_BUDGET,
 };
 use ceir_observe::{ImportOutcome, Incoming, ObservationStore, Texts, Writer};
 use ceir_store::{ImportJob, Store, Verdict};
@@ -70,12 +70,24 @@ impl From<DisableChecks> for Disabled {
     }
 }
 
+/// How much of the machine an import may take.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct Tuning {
+    /// Distinct triplets held in memory before sorted runs spill to disk.
+    #[arg(long)]
+    pub triplet_budget: Option<usize>,
+    /// Threads that parse rows (default: one per core, at most 8); 1 leaves the other cores to
+    /// a server on the same machine.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: Option<u16>,
+}
+
 /// Imports each file in turn; an error when any was refused or failed (after trying them all).
 pub async fn import_operator(
     cfg: &Config,
     store: &dyn Store,
     files: &[PathBuf],
-    budget: Option<usize>,
+    tuning: Tuning,
     disabled: Disabled,
 ) -> Result<()> {
     let region = cfg.region()?;
@@ -99,7 +111,8 @@ pub async fn import_operator(
             .context("the observation store's writer was lost")?;
         let (path, region2, th2) = (file.clone(), region.clone(), thresholds.clone());
         let tacs = Arc::clone(&zero_tacs);
-        let budget = budget.unwrap_or(DEFAULT_TRIPLET_BUDGET);
+        let budget = tuning.triplet_budget.unwrap_or(DEFAULT_TRIPLET_BUDGET);
+        let threads = tuning.threads.map_or(0, usize::from);
         let res = tokio::task::spawn_blocking(move || {
             let mut w = w;
             let ctx = FileContext {
@@ -108,6 +121,7 @@ pub async fn import_operator(
                 zero_tacs: tacs.as_ref().as_ref(),
                 history: &history,
                 budget,
+                threads,
                 started,
                 disabled,
             };
@@ -250,6 +264,8 @@ struct FileContext<'a> {
     /// `checks::history` of this operator's earlier imports.
     history: &'a [DailyCount],
     budget: usize,
+    /// Parsing threads; 0 for one per core.
+    threads: usize,
     started: Timestamp,
     disabled: Disabled,
 }
@@ -261,6 +277,7 @@ fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result
         zero_tacs,
         history,
         budget,
+        threads,
         started,
         disabled,
     } = *ctx;
@@ -275,6 +292,9 @@ fn import_one(path: &Path, ctx: &FileContext<'_>, writer: &mut Writer) -> Result
         triplet_budget: budget,
         spill_dir: &spill,
         zero_tacs,
+
+        workers: threads,
+        chunk_bytes: DEFAULT_CHUNK,
     };
     let data = read_operator_file(path, &opts, &mut |n| pb.set_position(n))?;
     pb.finish_and_clear();
@@ -590,7 +610,7 @@ mod tests {
             &cfg,
             s,
             std::slice::from_ref(&file),
-            None,
+            Tuning::default(),
             Disabled::default(),
         )
         .await
@@ -620,7 +640,7 @@ mod tests {
             zero_tacs(s).await.unwrap(),
             Some(HashSet::from([1_234_567]))
         );
-        let e = import_operator(&cfg, s, &[file], None, Disabled::default())
+        let e = import_operator(&cfg, s, &[file], Tuning::default(), Disabled::default())
             .await
             .unwrap_err();
         assert!(format!("{e:#}").contains("1 of 1 file(s) refused"), "{e:#}");
@@ -646,7 +666,7 @@ mod tests {
         lines.push("20261016,990000862471854,400011234567800,,001".into());
         let b = write(&db, NAME, &lines);
         let off = Disabled::default();
-        import_operator(&cfg, s, std::slice::from_ref(&a), None, off)
+        import_operator(&cfg, s, std::slice::from_ref(&a), Tuning::default(), off)
             .await
             .unwrap();
         // B's own day without a complete row lowers its averages: its historic check is off.
@@ -654,7 +674,7 @@ mod tests {
             historic: true,
             ..off
         };
-        import_operator(&cfg, s, &[b], None, historic_off)
+        import_operator(&cfg, s, &[b], Tuning::default(), historic_off)
             .await
             .unwrap();
         let kept = s.operator_day_sketches("azercell", 30).await.unwrap();
@@ -663,7 +683,9 @@ mod tests {
             10,
             "five days of A, five of B; B's 16th has no complete row"
         );
-        let e = import_operator(&cfg, s, &[a], None, off).await.unwrap_err();
+        let e = import_operator(&cfg, s, &[a], Tuning::default(), off)
+            .await
+            .unwrap_err();
         assert!(format!("{e:#}").contains("1 of 1 file(s) refused"), "{e:#}");
         let (verdict, c) = newest_check(s, "historic_imei").await;
         assert_eq!(verdict, Verdict::Refused);
@@ -701,7 +723,7 @@ mod tests {
         };
         s.record_import(&legacy).await.unwrap();
         let a = write(dir.path(), NAME, &fixture_lines());
-        import_operator(&cfg, s, &[a], None, Disabled::default())
+        import_operator(&cfg, s, &[a], Tuning::default(), Disabled::default())
             .await
             .unwrap_err();
         let (_, c) = newest_check(s, "historic_imei").await;

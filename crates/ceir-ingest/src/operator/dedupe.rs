@@ -48,42 +48,42 @@ pub(crate) fn order(a: &Key, b: &Key, raw: &[String]) -> Ordering {
     })
 }
 
+/// One parsing thread's triplets: a map until [`Dedupe::seal`], then a sorted vector, plus the
+/// runs it spilled.
 #[derive(Debug)]
 pub(crate) struct Dedupe {
     map: FxHashMap<Key, Val>,
+    /// The map, sorted and merged (after [`Dedupe::seal`] or [`Dedupe::combine`]).
+    sealed: Vec<(Key, Val)>,
     budget: usize,
     spill_dir: PathBuf,
+    /// Tells the run files of parsing threads apart.
+    id: usize,
     runs: Vec<PathBuf>,
     /// Triplets written to runs (with repeats across runs).
     pub spilled: u64,
 }
 
 impl Dedupe {
-    pub(crate) fn new(budget: usize, spill_dir: &Path) -> Dedupe {
+    pub(crate) fn new(budget: usize, spill_dir: &Path, id: usize) -> Dedupe {
         Dedupe {
             map: FxHashMap::default(),
+            sealed: Vec::new(),
             budget: budget.max(1),
             spill_dir: spill_dir.to_path_buf(),
+            id,
             runs: Vec::new(),
             spilled: 0,
         }
     }
 
+    /// Folds a row in; true when the map has reached its budget and must be spilled.
     #[inline]
-    pub(crate) fn insert(
-        &mut self,
-        key: Key,
-        day_bit: u32,
-        rat: u16,
-        raw: &[String],
-    ) -> io::Result<()> {
+    pub(crate) fn insert(&mut self, key: Key, day_bit: u32, rat: u16) -> bool {
         let v = self.map.entry(key).or_insert(Val { days: 0, rat: 0 });
         v.days |= day_bit;
         v.rat |= rat;
-        if self.map.len() >= self.budget {
-            self.spill(raw)?;
-        }
-        Ok(())
+        self.map.len() >= self.budget
     }
 
     fn sorted(&mut self, raw: &[String]) -> Vec<(Key, Val)> {
@@ -92,12 +92,40 @@ impl Dedupe {
         v
     }
 
-    fn spill(&mut self, raw: &[String]) -> io::Result<()> {
+    /// Sorts what is in memory, on the parsing thread, so that threads sort side by side.
+    pub(crate) fn seal(&mut self, raw: &[String]) {
+        let v = self.sorted(raw);
+        self.map = FxHashMap::default();
+        self.sealed = merge_sorted(std::mem::take(&mut self.sealed), v, raw);
+    }
+
+    /// The parsing threads' sealed triplets merged into one sorted vector (a triplet several
+    /// threads saw is OR-merged), with all their runs.
+    pub(crate) fn combine(parts: Vec<Dedupe>, raw: &[String]) -> Option<Dedupe> {
+        let mut parts = parts.into_iter();
+        let mut all = parts.next()?;
+        all.seal(raw);
+        for mut p in parts {
+            p.seal(raw);
+            all.sealed = merge_sorted(
+                std::mem::take(&mut all.sealed),
+                std::mem::take(&mut p.sealed),
+                raw,
+            );
+            // Moved, so that dropping `p` leaves the files to `all`.
+            all.runs.append(&mut p.runs);
+            all.spilled += p.spilled;
+        }
+        Some(all)
+    }
+
+    pub(crate) fn spill(&mut self, raw: &[String]) -> io::Result<()> {
         let v = self.sorted(raw);
         std::fs::create_dir_all(&self.spill_dir)?;
         let path = self.spill_dir.join(format!(
-            "run-{}-{}-{}.bin",
+            "run-{}-{}-{}-{}.bin",
             std::process::id(),
+            self.id,
             self.runs.len(),
             v.len()
         ));
@@ -121,7 +149,7 @@ impl Dedupe {
 
     /// Distinct triplets in memory now (before the final merge).
     pub(crate) fn in_memory(&self) -> usize {
-        self.map.len()
+        self.map.len() + self.sealed.len()
     }
 
     pub(crate) fn runs(&self) -> usize {
@@ -130,8 +158,8 @@ impl Dedupe {
 
     /// The triplets in partition order, each once, merged across runs.
     pub(crate) fn finish(mut self, raw: Arc<Vec<String>>) -> io::Result<SortedTriplets> {
-        let mem = self.sorted(&raw);
-        self.map = FxHashMap::default();
+        self.seal(&raw);
+        let mem = std::mem::take(&mut self.sealed);
         let mut readers = Vec::new();
         for p in std::mem::take(&mut self.runs) {
             // Owned by a reader first, so the file goes even if opening it fails.
@@ -155,6 +183,42 @@ impl Dedupe {
             s.heads.push(h);
         }
         Ok(s)
+    }
+}
+
+/// Two sorted vectors as one, equal keys OR-merged.
+fn merge_sorted(a: Vec<(Key, Val)>, b: Vec<(Key, Val)>, raw: &[String]) -> Vec<(Key, Val)> {
+    if a.is_empty() {
+        return b;
+    }
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match order(&x.0, &y.0, raw) {
+                Ordering::Less => a.next(),
+                Ordering::Greater => b.next(),
+                Ordering::Equal => match (a.next(), b.next()) {
+                    (Some((k, x)), Some((_, y))) => Some((
+                        k,
+                        Val {
+                            days: x.days | y.days,
+                            rat: x.rat | y.rat,
+                        },
+                    )),
+                    (x, y) => x.or(y),
+                },
+            },
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        match next {
+            Some(t) => out.push(t),
+            None => return out,
+        }
     }
 }
 
@@ -234,6 +298,17 @@ impl std::fmt::Debug for SortedTriplets {
 }
 
 impl SortedTriplets {
+    /// No triplets (a file with no data rows).
+    pub(crate) fn empty(raw: Arc<Vec<String>>) -> SortedTriplets {
+        SortedTriplets {
+            mem: Vec::new().into_iter(),
+            mem_head: None,
+            runs: Vec::new(),
+            heads: Vec::new(),
+            raw,
+        }
+    }
+
     fn next_merged(&mut self) -> io::Result<Option<(Key, Val)>> {
         // The smallest head; runs are few (one per budget's worth of triplets), so a linear scan
         // beats a heap that would need the raw-IMEI table inside its ordering.

@@ -24,14 +24,13 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 
 /// Distinct triplets held in memory before a sorted run is spilled: about 170 MB of map, so a
 /// whole import stays well under 1 GB.
 pub const DEFAULT_TRIPLET_BUDGET: usize = 3_500_000;
 /// The longest row accepted; real rows are under 100 bytes.
 const MAX_ROW: usize = 64 * 1024;
-const READ_CHUNK: usize = 4 << 20;
 
 /// What the reader needs besides the file.
 #[derive(Debug, Clone)]
@@ -44,6 +43,20 @@ pub struct ReadOptions<'a> {
     /// The last seven digits of catalog TACs that start with 0, for DIRBS's leading-zero
     /// suspect check; `None` (an empty catalog) skips that check.
     pub zero_tacs: Option<&'a HashSet<u32>>,
+    /// Threads that parse rows; 0 for one per core ([`default_workers`]).
+    pub workers: usize,
+    /// Bytes of whole lines handed to a parsing thread at a time ([`DEFAULT_CHUNK`]).
+    pub chunk_bytes: usize,
+}
+
+/// Bytes of whole lines per chunk: large enough that handing chunks over costs nothing, small
+/// enough that the threads start at once and the few chunks queued stay a few MB.
+pub const DEFAULT_CHUNK: usize = 4 << 20;
+
+/// One parsing thread per core, at most 8: reading the file stays on one thread, which more
+/// would outrun.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8))
 }
 
 /// Row counts for the checks, kept in the job record.
@@ -126,13 +139,16 @@ pub struct OperatorData {
     pub triplet_count: u64,
     /// Sorted runs spilled to disk (0 when everything fit in memory).
     pub runs: usize,
-    dedupe: Dedupe,
+    dedupe: Option<Dedupe>,
 }
 
 impl OperatorData {
     /// The triplets in the store's partition order, merged from memory and spilled runs.
     pub fn triplets(self) -> io::Result<SortedTriplets> {
-        self.dedupe.finish(self.raw_imeis)
+        match self.dedupe {
+            Some(d) => d.finish(self.raw_imeis),
+            None => Ok(SortedTriplets::empty(self.raw_imeis)),
+        }
     }
 }
 
@@ -197,12 +213,10 @@ pub fn read_operator_file(
     let got = read_up_to(&mut f, &mut magic).map_err(io_err)?;
     f.rewind().map_err(io_err)?;
     let magic = magic.get(..got).unwrap_or_default();
-    let mut parser = Parser::new(&file, &name, opts);
-    if crate::archive::is_zip(magic) {
+    let (parsed, sha) = if crate::archive::is_zip(magic) {
         // The zip's directory is at its end: hash the file in its own pass, then read the entry.
         let mut hasher = Sha256::new();
         io::copy(&mut f, &mut hasher).map_err(io_err)?;
-        parser.sha = Some(hasher);
         f.rewind().map_err(io_err)?;
         let zip_err = |e: zip::result::ZipError| IngestError::Zip {
             file: file.clone(),
@@ -216,9 +230,9 @@ pub fn read_operator_file(
             counted += n as u64;
             progress(counted.min(bytes));
         };
-        parser.run(inner, false, &mut on_read)?;
+        (parse(&file, &name, opts, inner, &mut on_read)?, hasher)
     } else {
-        let hashing = magic.starts_with(&[0x1f, 0x8b]);
+        let gzip = magic.starts_with(&[0x1f, 0x8b]);
         let mut hasher = Sha256::new();
         let mut read = 0u64;
         let src = Tap {
@@ -227,14 +241,44 @@ pub fn read_operator_file(
             read: &mut read,
             progress,
         };
-        if hashing {
-            parser.run(flate2::read::MultiGzDecoder::new(src), true, &mut |_| {})?;
+        let parsed = if gzip {
+            parse(
+                &file,
+                &name,
+                opts,
+                flate2::read::MultiGzDecoder::new(src),
+                &mut |_| {},
+            )?
         } else {
-            parser.run(src, true, &mut |_| {})?;
-        }
-        parser.sha = Some(hasher);
+            parse(&file, &name, opts, src, &mut |_| {})?
+        };
+        (parsed, hasher)
+    };
+    let runs = parsed.dedupe.as_ref().map_or(0, Dedupe::runs);
+    let triplet_count = parsed
+        .dedupe
+        .as_ref()
+        .map_or(0, |d| d.in_memory() as u64 + d.spilled);
+    let mut counts = parsed.counts;
+    if opts.zero_tacs.is_some() && counts.zero_tac_suspect.is_none() {
+        counts.zero_tac_suspect = Some(0);
     }
-    parser.finish(bytes)
+    Ok(OperatorData {
+        file,
+        name,
+        sha256: hex::encode(sha.finalize()),
+        bytes,
+        counts,
+        daily: parsed.daily,
+        sketches: parsed.sketches,
+        malformed_rows: parsed.errors,
+        more_malformed: parsed.more,
+        raw_imeis: Arc::new(parsed.raw_imeis),
+        unclean_ids: parsed.unclean,
+        triplet_count,
+        runs,
+        dedupe: parsed.dedupe,
+    })
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
@@ -341,150 +385,162 @@ struct DayStats {
     complete: u64,
 }
 
-struct Parser<'o> {
-    file: String,
+impl DayStats {
+    fn new() -> DayStats {
+        DayStats {
+            imei: Hll::new(),
+            imsi: Hll::new(),
+            msisdn: Hll::new(),
+            complete: 0,
+        }
+    }
+}
+
+/// Malformed IMEIs by raw index, shared by the parsing threads (they are rare: a lock is cheap).
+#[derive(Default)]
+struct RawImeis {
+    texts: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+/// What every parsing thread reads and nobody changes, but the raw IMEI table.
+struct Shared<'o> {
     opts: &'o ReadOptions<'o>,
     start: Day,
     end: Day,
-    name: OperatorFileName,
     mccs: Vec<Vec<u8>>,
     ccs: Vec<Vec<u8>>,
     home: Vec<Vec<u8>>,
-    cols: Option<Cols>,
-    line: u64,
+    cols: Cols,
+    raw: Mutex<RawImeis>,
+}
+
+impl Shared<'_> {
+    fn raw(&self) -> std::sync::MutexGuard<'_, RawImeis> {
+        // A thread that panicked holding it left the table whole: entries are pushed with their
+        // index in one step.
+        self.raw.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn raw_snapshot(&self) -> Vec<String> {
+        self.raw().texts.clone()
+    }
+}
+
+/// A run of whole lines for a parsing thread; `seq` orders chunks in the file.
+struct Chunk {
+    seq: u64,
+    buf: Vec<u8>,
+    len: usize,
+}
+
+/// One parsing thread: it sees every `workers`-th chunk and keeps its own counts, sketches and
+/// triplets, which [`merge`] puts together.
+struct Worker<'s> {
+    shared: &'s Shared<'s>,
     counts: Counts,
-    errors: Vec<RowError>,
-    more: u64,
-    raw_imeis: Vec<String>,
-    raw_index: HashMap<String, u32>,
+    /// (chunk, error with its line number within the chunk): this thread's first few, in order.
+    errors: Vec<(u64, RowError)>,
     unclean: HashMap<u64, String>,
     days: HashMap<i32, DayStats>,
     last_date: ([u8; 8], Day, u32, i32),
     dedupe: Dedupe,
-    triplets_seen: u64,
-    sha: Option<Sha256>,
+    /// Lines in each chunk this thread read.
+    chunk_lines: Vec<(u64, u64)>,
+    seq: u64,
+    line: u64,
 }
 
-impl<'o> Parser<'o> {
-    fn new(file: &str, name: &OperatorFileName, opts: &'o ReadOptions<'o>) -> Parser<'o> {
-        let bytes = |v: &[String]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
-        let home = opts
-            .region
-            .operator(&name.operator)
-            .map(|o| bytes(&o.mcc_mnc))
-            .unwrap_or_default();
-        // DIRBS's out-of-region IMSI check uses the MCCs of this operator's own networks (an
-        // MCC is the first three digits of an MCC-MNC), not every MCC of the region.
-        let mut mccs: Vec<Vec<u8>> = home
-            .iter()
-            .map(|p| p.get(..3).unwrap_or(p).to_vec())
-            .collect();
-        mccs.sort();
-        mccs.dedup();
-        Parser {
-            file: file.to_owned(),
-            opts,
-            start: name.start,
-            end: name.end,
-            name: name.clone(),
-            mccs,
-            ccs: bytes(&opts.region.country_codes),
-            home,
-            cols: None,
-            line: 0,
+/// A line longer than [`MAX_ROW`]: (chunk, line within it, its start). The file is refused.
+type TooLong = (u64, u64, String);
+
+/// What a parsing thread hands back.
+struct WorkerOut {
+    counts: Counts,
+    errors: Vec<(u64, RowError)>,
+    unclean: HashMap<u64, String>,
+    days: HashMap<i32, DayStats>,
+    dedupe: Dedupe,
+    chunk_lines: Vec<(u64, u64)>,
+    /// Set when this thread stopped at a line too long to be a row.
+    too_long: Option<TooLong>,
+}
+
+impl<'s> Worker<'s> {
+    fn new(shared: &'s Shared<'s>, id: usize, budget: usize) -> Worker<'s> {
+        Worker {
+            shared,
             counts: Counts::default(),
             errors: Vec::new(),
-            more: 0,
-            raw_imeis: Vec::new(),
-            raw_index: HashMap::new(),
             unclean: HashMap::new(),
             days: HashMap::new(),
             last_date: ([0; 8], Day(i32::MIN), 0, 0),
-            dedupe: Dedupe::new(opts.triplet_budget, opts.spill_dir),
-            triplets_seen: 0,
-            sha: None,
+            dedupe: Dedupe::new(budget, shared.opts.spill_dir, id),
+            chunk_lines: Vec::new(),
+            seq: 0,
+            line: 0,
         }
     }
 
-    /// Splits the stream into lines with a reusable buffer; a row never allocates.
-    fn run<R: Read>(
-        &mut self,
-        mut r: R,
-        _outer_progress: bool,
-        on_read: &mut dyn FnMut(usize),
-    ) -> Result<(), IngestError> {
-        let mut buf = vec![0u8; READ_CHUNK];
-        let (mut start, mut end) = (0usize, 0usize);
-        let mut eof = false;
-        loop {
-            match memchr(b'\n', &buf[start..end]) {
-                Some(i) => {
-                    let line_end = start + i;
-                    self.line(&buf[start..line_end])?;
-                    start = line_end + 1;
+    fn run(
+        mut self,
+        chunks: mpsc::Receiver<Chunk>,
+        spent: mpsc::Sender<Vec<u8>>,
+    ) -> io::Result<WorkerOut> {
+        let mut too_long = None;
+        'chunks: for c in chunks {
+            self.seq = c.seq;
+            self.line = 0;
+            let mut rest = c.buf.get(..c.len).unwrap_or_default();
+            while !rest.is_empty() {
+                let (line, more) = match memchr(b'\n', rest) {
+                    Some(i) => (&rest[..i], &rest[i + 1..]),
+                    None => (rest, &rest[rest.len()..]),
+                };
+                if line.len() > MAX_ROW {
+                    // Dropping the receiver stops the reader.
+                    let start = String::from_utf8_lossy(line.get(..80).unwrap_or(line));
+                    too_long = Some((c.seq, self.line + 1, start.into_owned()));
+                    break 'chunks;
                 }
-                None if eof => {
-                    if start < end {
-                        self.line(&buf[start..end])?;
-                    }
-                    return Ok(());
-                }
-                None => {
-                    if end - start > MAX_ROW {
-                        return Err(IngestError::Rows {
-                            file: self.file.clone(),
-                            errors: vec![RowError::new(
-                                self.line + 1,
-                                "(row)",
-                                &String::from_utf8_lossy(&buf[start..start + 80]),
-                                format!("no line end within {MAX_ROW} bytes: not operator data"),
-                            )],
-                            more: 0,
-                        });
-                    }
-                    buf.copy_within(start..end, 0);
-                    end -= start;
-                    start = 0;
-                    let n = r.read(&mut buf[end..]).map_err(|source| IngestError::Io {
-                        file: self.file.clone(),
-                        source,
-                    })?;
-                    on_read(n);
-                    if n == 0 {
-                        eof = true;
-                    }
-                    end += n;
-                }
+                self.line(line)?;
+                rest = more;
             }
+            self.chunk_lines.push((c.seq, self.line));
+            // The reader may be gone (an error); the buffer is then simply freed.
+            let _ = spent.send(c.buf);
         }
+        let raw = self.shared.raw_snapshot();
+        self.dedupe.seal(&raw);
+        Ok(WorkerOut {
+            counts: self.counts,
+            errors: self.errors,
+            unclean: self.unclean,
+            days: self.days,
+            dedupe: self.dedupe,
+            chunk_lines: self.chunk_lines,
+            too_long,
+        })
     }
 
     fn bad(&mut self, field: &str, value: &[u8], reason: &str) {
         self.counts.malformed += 1;
+        // This thread's first few suffice: the file's first few are among the threads' firsts.
         if self.errors.len() < MAX_ROW_ERRORS {
-            self.errors.push(RowError::new(
-                self.line,
-                field,
-                &String::from_utf8_lossy(value),
-                reason,
-            ));
-        } else {
-            self.more += 1;
+            let e = RowError::new(self.line, field, &String::from_utf8_lossy(value), reason);
+            self.errors.push((self.seq, e));
         }
     }
 
     #[inline]
-    fn line(&mut self, line: &[u8]) -> Result<(), IngestError> {
+    fn line(&mut self, line: &[u8]) -> io::Result<()> {
         self.line += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             return Ok(());
         }
-        let Some(cols) = self.cols else {
-            let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
-            self.cols = Some(header(line, &self.file, self.line)?);
-            return Ok(());
-        };
+        let sh = self.shared;
+        let cols = sh.cols;
         let mut fields: [&[u8]; 8] = [&[]; 8];
         let mut n = 0;
         let mut rest = line;
@@ -555,7 +611,7 @@ impl<'o> Parser<'o> {
         }
         let c = &mut self.counts;
         c.rows += 1;
-        if day < self.start || day > self.end {
+        if day < sh.start || day > sh.end {
             c.outside_range += 1;
         }
         let null_rat = rat.is_some_and(|r| r.is_empty());
@@ -572,18 +628,18 @@ impl<'o> Parser<'o> {
         c.unclean_imei += u64::from(unclean_imei);
         c.unclean_imsi += u64::from(unclean_imsi);
         c.unclean_any += u64::from(unclean_imei || unclean_imsi);
-        let oor_imsi = !imsi.is_empty() && !self.mccs.iter().any(|p| imsi.starts_with(p));
-        let oor_msisdn = !msisdn.is_empty() && !self.ccs.iter().any(|p| msisdn.starts_with(p));
+        let oor_imsi = !imsi.is_empty() && !sh.mccs.iter().any(|p| imsi.starts_with(p));
+        let oor_msisdn = !msisdn.is_empty() && !sh.ccs.iter().any(|p| msisdn.starts_with(p));
         c.out_of_region_imsi += u64::from(oor_imsi);
         c.out_of_region_msisdn += u64::from(oor_msisdn);
         c.out_of_region_any += u64::from(oor_imsi || oor_msisdn);
         c.non_home_imsi +=
-            u64::from(!imsi.is_empty() && !self.home.iter().any(|p| imsi.starts_with(p)));
+            u64::from(!imsi.is_empty() && !sh.home.iter().any(|p| imsi.starts_with(p)));
         match imei.first() {
             Some(b'0') => c.leading_zero += 1,
             Some(b'1') => {
                 c.leading_one += 1;
-                if let Some(set) = self.opts.zero_tacs {
+                if let Some(set) = sh.opts.zero_tacs {
                     if imei.len() >= 7 && imei[..7].iter().all(u8::is_ascii_digit) {
                         let v = imei[..7]
                             .iter()
@@ -605,12 +661,7 @@ impl<'o> Parser<'o> {
             None if imei.is_empty() => None,
             None => Some(self.raw_imei(imei)),
         };
-        let stats = self.days.entry(day.0).or_insert_with(|| DayStats {
-            imei: Hll::new(),
-            imsi: Hll::new(),
-            msisdn: Hll::new(),
-            complete: 0,
-        });
+        let stats = self.days.entry(day.0).or_insert_with(DayStats::new);
         stats.complete += u64::from(!imei.is_empty() && !imsi.is_empty() && !msisdn.is_empty());
         if let Some(k) = imei_key {
             stats.imei.add(k.0);
@@ -623,23 +674,16 @@ impl<'o> Parser<'o> {
         }
         // DIRBS keeps no triplet without an IMEI: nothing could be classified by it.
         if let Some(k) = imei_key {
-            self.triplets_seen += 1;
-            self.dedupe
-                .insert(
-                    Key {
-                        imei: k.0,
-                        imsi: imsi_key.0,
-                        msisdn: msisdn_key.0,
-                        month,
-                    },
-                    day_bit,
-                    rat.map_or(0, |r| r.0),
-                    &self.raw_imeis,
-                )
-                .map_err(|source| IngestError::Io {
-                    file: format!("{} (spilling sorted runs)", self.file),
-                    source,
-                })?;
+            let key = Key {
+                imei: k.0,
+                imsi: imsi_key.0,
+                msisdn: msisdn_key.0,
+                month,
+            };
+            if self.dedupe.insert(key, day_bit, rat.map_or(0, |r| r.0)) {
+                let raw = sh.raw_snapshot();
+                self.dedupe.spill(&raw)?;
+            }
         }
         Ok(())
     }
@@ -655,67 +699,430 @@ impl<'o> Parser<'o> {
 
     fn raw_imei(&mut self, imei: &[u8]) -> ImeiKey {
         let text = String::from_utf8_lossy(imei).to_ascii_uppercase();
-        if let Some(i) = self.raw_index.get(&text) {
+        let mut raw = self.shared.raw();
+        if let Some(i) = raw.index.get(&text) {
             return ImeiKey::raw(*i);
         }
-        let i = self.raw_imeis.len() as u32;
-        self.raw_imeis.push(text.clone());
-        self.raw_index.insert(text, i);
+        let i = raw.texts.len() as u32;
+        raw.texts.push(text.clone());
+        raw.index.insert(text, i);
         ImeiKey::raw(i)
     }
+}
 
-    fn finish(self, bytes: u64) -> Result<OperatorData, IngestError> {
-        if self.cols.is_none() {
-            return Err(IngestError::Empty { file: self.file });
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.rows += o.rows;
+        self.malformed += o.malformed;
+        self.null_imei += o.null_imei;
+        self.null_imsi += o.null_imsi;
+        self.null_msisdn += o.null_msisdn;
+        self.null_rat += o.null_rat;
+        self.null_any += o.null_any;
+        self.unclean_imei += o.unclean_imei;
+        self.unclean_imsi += o.unclean_imsi;
+        self.unclean_any += o.unclean_any;
+        self.out_of_region_imsi += o.out_of_region_imsi;
+        self.out_of_region_msisdn += o.out_of_region_msisdn;
+        self.out_of_region_any += o.out_of_region_any;
+        self.non_home_imsi += o.non_home_imsi;
+        self.outside_range += o.outside_range;
+        self.leading_zero += o.leading_zero;
+        self.leading_one += o.leading_one;
+        self.fourteen_digit_zero += o.fourteen_digit_zero;
+        if let Some(s) = o.zero_tac_suspect {
+            *self.zero_tac_suspect.get_or_insert(0) += s;
         }
-        let mut counts = self.counts;
-        counts.has_rat = self.cols.is_some_and(|c| c.rat.is_some());
-        if self.opts.zero_tacs.is_some() && counts.zero_tac_suspect.is_none() {
-            counts.zero_tac_suspect = Some(0);
+    }
+}
+
+/// Why reading stopped before the end of the file.
+enum Stop {
+    Io(io::Error),
+    /// A line without an end within [`MAX_ROW`] bytes, after the chunks sent.
+    TooLong {
+        sent: u64,
+        start: String,
+    },
+}
+
+fn too_long_at(sent: u64, line: &[u8]) -> Stop {
+    Stop::TooLong {
+        sent,
+        start: String::from_utf8_lossy(line.get(..80).unwrap_or(line)).into_owned(),
+    }
+}
+
+fn too_long(file: &str, line: u64, start: &[u8]) -> IngestError {
+    IngestError::Rows {
+        file: file.to_owned(),
+        errors: vec![RowError::new(
+            line,
+            "(row)",
+            &String::from_utf8_lossy(start.get(..80).unwrap_or(start)),
+            format!("no line end within {MAX_ROW} bytes: not operator data"),
+        )],
+        more: 0,
+    }
+}
+
+/// The header when `line` is not empty (a byte-order mark before it is dropped).
+fn header_line(line: &[u8], file: &str, at: u64) -> Result<Option<Cols>, IngestError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+    header(line, file, at).map(Some)
+}
+
+/// Reads the header, then hands runs of whole lines to the parsing threads, round robin, and puts
+/// their results together. Reading (with hashing and decompression) stays on this thread.
+fn parse<R: Read>(
+    file: &str,
+    name: &OperatorFileName,
+    opts: &ReadOptions<'_>,
+    mut r: R,
+    on_read: &mut dyn FnMut(usize),
+) -> Result<Parsed, IngestError> {
+    let io_err = |source| IngestError::Io {
+        file: file.to_owned(),
+        source,
+    };
+    let chunk = opts.chunk_bytes.max(1);
+    let mut buf = vec![0u8; chunk];
+    let (mut start, mut end, mut eof) = (0usize, 0usize, false);
+    let mut header_lines = 0u64;
+    // The header: the first line that is not empty.
+    let cols = loop {
+        match memchr(b'\n', &buf[start..end]) {
+            Some(i) => {
+                header_lines += 1;
+                let line = &buf[start..start + i];
+                start += i + 1;
+                if let Some(c) = header_line(line, file, header_lines)? {
+                    break c;
+                }
+            }
+            None if eof => {
+                if start < end {
+                    header_lines += 1;
+                    if let Some(c) = header_line(&buf[start..end], file, header_lines)? {
+                        start = end;
+                        break c;
+                    }
+                }
+                return Err(IngestError::Empty { file: file.into() });
+            }
+            None => {
+                if end - start > MAX_ROW {
+                    return Err(too_long(file, header_lines + 1, &buf[start..end]));
+                }
+                buf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+                if end == buf.len() {
+                    buf.resize(buf.len() * 2, 0);
+                }
+                eof = read_more(&mut r, &mut buf, &mut end, on_read).map_err(io_err)?;
+            }
         }
-        let mut days: Vec<(&i32, &DayStats)> = self.days.iter().collect();
-        days.sort_by_key(|(d, _)| **d);
-        let daily: Vec<DailyCount> = days
-            .iter()
-            .map(|(d, s)| DailyCount {
-                day: **d,
-                imeis: s.imei.estimate(),
-                imsis: s.imsi.estimate(),
-                msisdns: s.msisdn.estimate(),
-                complete: Some(s.complete),
+    };
+    let shared = Shared::new(name, opts, cols);
+    let workers = match opts.workers {
+        0 => default_workers(),
+        n => n,
+    };
+    let budget = (opts.triplet_budget / workers).max(1);
+    let (spent_tx, spent_rx) = mpsc::channel::<Vec<u8>>();
+    let (stop, outs) = std::thread::scope(|s| {
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for id in 0..workers {
+            // Two chunks queued per thread keep it busy while this one reads.
+            let (tx, rx) = mpsc::sync_channel::<Chunk>(2);
+            let w = Worker::new(&shared, id, budget);
+            let spent = spent_tx.clone();
+            handles.push(s.spawn(move || w.run(rx, spent)));
+            senders.push(tx);
+        }
+        let stop = feed(
+            &mut r,
+            on_read,
+            &senders,
+            &spent_rx,
+            (buf, start, end, eof),
+            chunk,
+        );
+        drop(senders);
+        let outs: Vec<_> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| io::Error::other("a parsing thread panicked"))
             })
             .collect();
-        let sketches: Vec<DaySketch> = days
-            .iter()
-            .map(|(d, s)| DaySketch {
-                day: **d,
-                complete: s.complete,
-                imei: s.imei.to_hex(),
-                imsi: s.imsi.to_hex(),
-                msisdn: s.msisdn.to_hex(),
+        (stop, outs)
+    });
+    let mut parts: Vec<WorkerOut> = Vec::new();
+    for o in outs {
+        parts.push(o.and_then(|r| r).map_err(|source| IngestError::Io {
+            file: format!("{file} (spilling sorted runs)"),
+            source,
+        })?);
+    }
+    let raw = shared
+        .raw
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .texts;
+    // Each chunk's first line number.
+    let mut lines: Vec<(u64, u64)> = parts
+        .iter()
+        .flat_map(|p| p.chunk_lines.iter().copied())
+        .collect();
+    lines.sort_unstable();
+    let mut first_line = HashMap::with_capacity(lines.len());
+    let mut before = header_lines;
+    for (seq, n) in lines {
+        first_line.insert(seq, before);
+        before += n;
+    }
+    if let Some(Stop::Io(e)) = stop {
+        return Err(io_err(e));
+    }
+    // The first line too long, by (chunk, line): the chunks before it were all read whole, so
+    // its line number is known. The reader's comes after every chunk it sent.
+    let reader = match stop {
+        Some(Stop::TooLong { sent, start }) => Some((sent, 1, start)),
+        _ => None,
+    };
+    let first = parts
+        .iter_mut()
+        .filter_map(|p| p.too_long.take())
+        .chain(reader)
+        .min_by_key(|(seq, line, _)| (*seq, *line));
+    if let Some((seq, line, start)) = first {
+        let at = first_line.get(&seq).copied().unwrap_or(before) + line;
+        return Err(too_long(file, at, start.as_bytes()));
+    }
+    Ok(merge(parts, raw, &first_line, cols))
+}
+
+/// Reads once more into `buf[*end..]` (which has room); true at the end of the input.
+fn read_more<R: Read>(
+    r: &mut R,
+    buf: &mut [u8],
+    end: &mut usize,
+    on_read: &mut dyn FnMut(usize),
+) -> io::Result<bool> {
+    loop {
+        match r.read(buf.get_mut(*end..).unwrap_or_default()) {
+            Ok(0) => return Ok(true),
+            Ok(n) => {
+                on_read(n);
+                *end += n;
+                return Ok(false);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Sends chunks of whole lines to the threads until the end of the input; `None` at the end.
+fn feed<R: Read>(
+    r: &mut R,
+    on_read: &mut dyn FnMut(usize),
+    senders: &[mpsc::SyncSender<Chunk>],
+    spent: &mpsc::Receiver<Vec<u8>>,
+    (mut buf, start, mut end, mut eof): (Vec<u8>, usize, usize, bool),
+    chunk: usize,
+) -> Option<Stop> {
+    buf.copy_within(start..end, 0);
+    end -= start;
+    let mut seq = 0u64;
+    loop {
+        while !eof && end < chunk.min(buf.len()) {
+            match read_more(r, &mut buf, &mut end, on_read) {
+                Ok(at_end) => eof = at_end,
+                Err(e) => return Some(Stop::Io(e)),
+            }
+        }
+        let cut = if eof {
+            end
+        } else {
+            match memchr::memrchr(b'\n', &buf[..end]) {
+                Some(i) => i + 1,
+                None if end > MAX_ROW => return Some(too_long_at(seq, &buf[..end])),
+                None => {
+                    // One line longer than a chunk (but within MAX_ROW): read on.
+                    if end == buf.len() {
+                        buf.resize(buf.len() * 2, 0);
+                    }
+                    match read_more(r, &mut buf, &mut end, on_read) {
+                        Ok(at_end) => eof = at_end,
+                        Err(e) => return Some(Stop::Io(e)),
+                    }
+                    continue;
+                }
+            }
+        };
+        if cut == 0 {
+            return None;
+        }
+        let mut next = spent.try_recv().unwrap_or_default();
+        if next.len() < chunk.max(end - cut) {
+            next.resize(chunk.max(end - cut), 0);
+        }
+        next[..end - cut].copy_from_slice(&buf[cut..end]);
+        let full = std::mem::replace(&mut buf, next);
+        end -= cut;
+        let to = senders.get((seq % senders.len() as u64) as usize)?;
+        if to
+            .send(Chunk {
+                seq,
+                buf: full,
+                len: cut,
             })
+            .is_err()
+        {
+            // The thread stopped on an error, which the caller reports.
+            return None;
+        }
+        seq += 1;
+        if eof && end == 0 {
+            return None;
+        }
+        if !eof && end > MAX_ROW {
+            return Some(too_long_at(seq, &buf[..end]));
+        }
+    }
+}
+
+impl<'o> Shared<'o> {
+    fn new(name: &OperatorFileName, opts: &'o ReadOptions<'o>, cols: Cols) -> Shared<'o> {
+        let bytes = |v: &[String]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+        let home = opts
+            .region
+            .operator(&name.operator)
+            .map(|o| bytes(&o.mcc_mnc))
+            .unwrap_or_default();
+        // DIRBS's out-of-region IMSI check uses the MCCs of this operator's own networks (an
+        // MCC is the first three digits of an MCC-MNC), not every MCC of the region.
+        let mut mccs: Vec<Vec<u8>> = home
+            .iter()
+            .map(|p| p.get(..3).unwrap_or(p).to_vec())
             .collect();
-        let runs = self.dedupe.runs();
-        let triplet_count = (self.dedupe.in_memory() as u64) + self.dedupe.spilled;
-        Ok(OperatorData {
-            file: self.file,
-            name: self.name,
-            sha256: self
-                .sha
-                .map(|h| hex::encode(h.finalize()))
-                .unwrap_or_default(),
-            bytes,
-            counts,
-            daily,
-            sketches,
-            malformed_rows: self.errors,
-            more_malformed: self.more,
-            raw_imeis: Arc::new(self.raw_imeis),
-            unclean_ids: self.unclean,
-            triplet_count,
-            runs,
-            dedupe: self.dedupe,
+        mccs.sort();
+        mccs.dedup();
+        Shared {
+            opts,
+            start: name.start,
+            end: name.end,
+            mccs,
+            ccs: bytes(&opts.region.country_codes),
+            home,
+            cols,
+            raw: Mutex::new(RawImeis::default()),
+        }
+    }
+}
+
+/// The threads' results put together, in file order where order shows.
+struct Parsed {
+    counts: Counts,
+    daily: Vec<DailyCount>,
+    sketches: Vec<DaySketch>,
+    errors: Vec<RowError>,
+    more: u64,
+    raw_imeis: Vec<String>,
+    unclean: HashMap<u64, String>,
+    dedupe: Option<Dedupe>,
+}
+
+fn merge(
+    parts: Vec<WorkerOut>,
+    raw: Vec<String>,
+    first_line: &HashMap<u64, u64>,
+    cols: Cols,
+) -> Parsed {
+    let mut counts = Counts::default();
+    let mut errors = Vec::new();
+    let mut unclean: HashMap<u64, String> = HashMap::new();
+    let mut days: HashMap<i32, DayStats> = HashMap::new();
+    let mut dedupes = Vec::new();
+    for p in parts {
+        counts.add(&p.counts);
+        errors.extend(p.errors.into_iter().map(|(seq, mut e)| {
+            e.line += first_line.get(&seq).copied().unwrap_or_default();
+            e
+        }));
+        for (k, text) in p.unclean {
+            // Two texts with one key (a hash collision): the smaller, whichever thread saw it.
+            match unclean.entry(k) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(text);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    if text < *o.get() {
+                        o.insert(text);
+                    }
+                }
+            }
+        }
+        for (day, s) in p.days {
+            match days.entry(day) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(s);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let u = o.get_mut();
+                    u.imei.union(&s.imei);
+                    u.imsi.union(&s.imsi);
+                    u.msisdn.union(&s.msisdn);
+                    u.complete += s.complete;
+                }
+            }
+        }
+        dedupes.push(p.dedupe);
+    }
+    errors.sort_by_key(|e| e.line);
+    errors.truncate(MAX_ROW_ERRORS);
+    let more = counts.malformed - errors.len() as u64;
+    counts.has_rat = cols.rat.is_some();
+    let mut days: Vec<(i32, DayStats)> = days.into_iter().collect();
+    days.sort_by_key(|(d, _)| *d);
+    let daily = days
+        .iter()
+        .map(|(d, s)| DailyCount {
+            day: *d,
+            imeis: s.imei.estimate(),
+            imsis: s.imsi.estimate(),
+            msisdns: s.msisdn.estimate(),
+            complete: Some(s.complete),
         })
+        .collect();
+    let sketches = days
+        .iter()
+        .map(|(d, s)| DaySketch {
+            day: *d,
+            complete: s.complete,
+            imei: s.imei.to_hex(),
+            imsi: s.imsi.to_hex(),
+            msisdn: s.msisdn.to_hex(),
+        })
+        .collect();
+    let dedupe = Dedupe::combine(dedupes, &raw);
+    Parsed {
+        counts,
+        daily,
+        sketches,
+        errors,
+        more,
+        raw_imeis: raw,
+        unclean,
+        dedupe,
     }
 }
 
