@@ -656,15 +656,18 @@ impl<'s> Worker<'s> {
 
         let imsi_key = self.id_key(imsi);
         let msisdn_key = self.id_key(msisdn);
-        let imei_key = match body {
-            Some(b) => Some(ImeiKey::body(b)),
-            None if imei.is_empty() => None,
-            None => Some(self.raw_imei(imei)),
+        let (imei_key, sketched) = match body {
+            Some(b) => (Some(ImeiKey::body(b)), b),
+            None if imei.is_empty() => (None, 0),
+            None => {
+                let (k, sketched) = self.raw_imei(imei);
+                (Some(k), sketched)
+            }
         };
         let stats = self.days.entry(day.0).or_insert_with(DayStats::new);
         stats.complete += u64::from(!imei.is_empty() && !imsi.is_empty() && !msisdn.is_empty());
-        if let Some(k) = imei_key {
-            stats.imei.add(k.0);
+        if imei_key.is_some() {
+            stats.imei.add(sketched);
         }
         if !imsi_key.is_null() {
             stats.imsi.add(imsi_key.0);
@@ -697,16 +700,20 @@ impl<'s> Worker<'s> {
         k
     }
 
-    fn raw_imei(&mut self, imei: &[u8]) -> ImeiKey {
+    /// A malformed IMEI's key, and what the day's sketch counts for it: a key of its text (as
+    /// DIRBS's sketches count `imei_norm`), at least 2^50 where a body is under 10^14. Its raw index would
+    /// depend on which thread came first, and mean nothing to another import's sketch.
+    fn raw_imei(&mut self, imei: &[u8]) -> (ImeiKey, u64) {
         let text = String::from_utf8_lossy(imei).to_ascii_uppercase();
+        let sketched = IdKey::parse(text.as_bytes()).0;
         let mut raw = self.shared.raw();
         if let Some(i) = raw.index.get(&text) {
-            return ImeiKey::raw(*i);
+            return (ImeiKey::raw(*i), sketched);
         }
         let i = raw.texts.len() as u32;
         raw.texts.push(text.clone());
         raw.index.insert(text, i);
-        ImeiKey::raw(i)
+        (ImeiKey::raw(i), sketched)
     }
 }
 
