@@ -20,6 +20,7 @@ use dedupe::{Dedupe, Key};
 use hll::Hll;
 use memchr::memchr;
 use sha2::{Digest, Sha256};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek};
@@ -701,8 +702,9 @@ impl<'s> Worker<'s> {
     }
 
     /// A malformed IMEI's key, and what the day's sketch counts for it: a key of its text (as
-    /// DIRBS's sketches count `imei_norm`), at least 2^50 where a body is under 10^14. Its raw index would
-    /// depend on which thread came first, and mean nothing to another import's sketch.
+    /// DIRBS's sketches count `imei_norm`), at least 2^50 where a body is under 10^14. Its raw
+    /// index would depend on which thread came first, and mean nothing to another import's
+    /// sketch.
     fn raw_imei(&mut self, imei: &[u8]) -> (ImeiKey, u64) {
         let text = String::from_utf8_lossy(imei).to_ascii_uppercase();
         let sketched = IdKey::parse(text.as_bytes()).0;
@@ -1068,10 +1070,10 @@ fn merge(
         for (k, text) in p.unclean {
             // Two texts with one key (a hash collision): the smaller, whichever thread saw it.
             match unclean.entry(k) {
-                std::collections::hash_map::Entry::Vacant(v) => {
+                Entry::Vacant(v) => {
                     v.insert(text);
                 }
-                std::collections::hash_map::Entry::Occupied(mut o) => {
+                Entry::Occupied(mut o) => {
                     if text < *o.get() {
                         o.insert(text);
                     }
@@ -1080,10 +1082,10 @@ fn merge(
         }
         for (day, s) in p.days {
             match days.entry(day) {
-                std::collections::hash_map::Entry::Vacant(v) => {
+                Entry::Vacant(v) => {
                     v.insert(s);
                 }
-                std::collections::hash_map::Entry::Occupied(mut o) => {
+                Entry::Occupied(mut o) => {
                     let u = o.get_mut();
                     u.imei.union(&s.imei);
                     u.imsi.union(&s.imsi);
