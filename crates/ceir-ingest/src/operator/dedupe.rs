@@ -24,6 +24,16 @@ pub(crate) struct Val {
     pub rat: u16,
 }
 
+impl Val {
+    /// One triplet seen in two places (rows, threads, runs): the days and RATs of both.
+    fn or(self, o: Val) -> Val {
+        Val {
+            days: self.days | o.days,
+            rat: self.rat | o.rat,
+        }
+    }
+}
+
 /// Bytes of one record in a run file.
 const RECORD: usize = 40;
 /// I/O buffer per run file.
@@ -81,8 +91,7 @@ impl Dedupe {
     #[inline]
     pub(crate) fn insert(&mut self, key: Key, day_bit: u32, rat: u16) -> bool {
         let v = self.map.entry(key).or_insert(Val { days: 0, rat: 0 });
-        v.days |= day_bit;
-        v.rat |= rat;
+        *v = v.or(Val { days: day_bit, rat });
         self.map.len() >= self.budget
     }
 
@@ -202,13 +211,7 @@ fn merge_sorted(a: Vec<(Key, Val)>, b: Vec<(Key, Val)>, raw: &[String]) -> Vec<(
                 Ordering::Less => a.next(),
                 Ordering::Greater => b.next(),
                 Ordering::Equal => match (a.next(), b.next()) {
-                    (Some((k, x)), Some((_, y))) => Some((
-                        k,
-                        Val {
-                            days: x.days | y.days,
-                            rat: x.rat | y.rat,
-                        },
-                    )),
+                    (Some((k, x)), Some((_, y))) => Some((k, x.or(y))),
                     (x, y) => x.or(y),
                 },
             },
@@ -324,16 +327,14 @@ impl SortedTriplets {
         let mut val = Val { days: 0, rat: 0 };
         if let Some((k, v)) = self.mem_head {
             if k == key {
-                val.days |= v.days;
-                val.rat |= v.rat;
+                val = val.or(v);
                 self.mem_head = self.mem.next();
             }
         }
         for i in 0..self.runs.len() {
             if let Some((k, v)) = self.heads[i] {
                 if k == key {
-                    val.days |= v.days;
-                    val.rat |= v.rat;
+                    val = val.or(v);
                     self.heads[i] = self.runs[i].next()?;
                 }
             }
